@@ -1,0 +1,27 @@
+# open137: `make demo` and `make test` set up whatever is missing (see scripts/setup.sh).
+SHELL := /bin/bash
+PY := .venv/bin/python
+ONLY ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test bench stop lint clean-db
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	@$(PY) manage.py demo_load
+	@$(PY) manage.py demo_logins
+	@$(PY) manage.py runserver 127.0.0.1:8000 --noreload
+
+test: setup
+	@$(PY) -m pytest -p no:cacheprovider -n 2 $(PYTEST_ARGS)
+
+bench: setup
+	@$(PY) -m bench.run $(if $(ONLY),--only $(ONLY),)
+
+lint: setup
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .
+
+stop:
+	@bash scripts/stop.sh

@@ -1,0 +1,189 @@
+"""Writes for districts, boundary sets and service areas.
+
+Whenever a boundary is written, its subdivided pieces and its area are rebuilt in the same
+transaction, so lookups never see a boundary without its pieces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Polygon
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from districts.models import BoundarySet, Department, District, DistrictLevel, ServiceArea
+from geo.srid import GEO_SRID
+
+
+def as_multipolygon(geometry: GEOSGeometry) -> MultiPolygon:
+    """The boundary as a 2D MultiPolygon in the storage SRID, or a ValidationError."""
+    if geometry.srid is None:
+        geometry.srid = GEO_SRID
+    if geometry.srid != GEO_SRID:
+        geometry = geometry.transform(GEO_SRID, clone=True)
+    if isinstance(geometry, Polygon):
+        geometry = MultiPolygon(geometry, srid=GEO_SRID)
+    if not isinstance(geometry, MultiPolygon):
+        raise ValidationError(
+            _("A boundary must be a polygon or a multipolygon, not %(t)s.") % {"t": geometry.geom_type}
+        )
+    if geometry.empty:
+        raise ValidationError(_("A boundary cannot be empty."))
+    if not geometry.valid:
+        raise ValidationError(_("The boundary is not a valid polygon: %(r)s") % {"r": geometry.valid_reason})
+    if geometry.hasz:
+        # Boundaries are flat: heights from a survey file would only slow every lookup.
+        flat = geometry.ogr
+        flat.coord_dim = 2
+        geometry = MultiPolygon(*flat.geos, srid=GEO_SRID)
+    return geometry
+
+
+def district_pieces_rebuild(*, district_ids: Iterable[int]) -> None:
+    ids = list(district_ids)
+    if not ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM districts_districtpiece WHERE district_id = ANY(%s)", [ids])
+        cursor.execute(
+            """INSERT INTO districts_districtpiece (district_id, geom)
+               SELECT id, ST_Subdivide(boundary, %s) FROM districts_district WHERE id = ANY(%s)""",
+            [settings.OPEN137_SUBDIVIDE_MAX_VERTICES, ids],
+        )
+        cursor.execute(
+            "UPDATE districts_district SET area_m2 = ST_Area(boundary::geography), boundary_updated_at = %s WHERE id = ANY(%s)",
+            [timezone.now(), ids],
+        )
+
+
+@transaction.atomic
+def boundary_set_create(*, name: str, source: str = "", notes: str = "") -> BoundarySet:
+    return BoundarySet.objects.create(name=name, source=source, notes=notes)
+
+
+@transaction.atomic
+def boundary_set_activate(*, boundary_set: BoundarySet) -> BoundarySet:
+    """Make this set the one routing uses; the previous one stays, for history and reports."""
+    BoundarySet.objects.filter(active=True).exclude(pk=boundary_set.pk).update(active=False)
+    boundary_set.active = True
+    boundary_set.activated_at = timezone.now()
+    boundary_set.save(update_fields=["active", "activated_at"])
+    return boundary_set
+
+
+@transaction.atomic
+def district_create(
+    *,
+    boundary_set: BoundarySet,
+    code: str,
+    name_fa: str,
+    boundary: GEOSGeometry,
+    name_en: str = "",
+    level: int = DistrictLevel.REGION,
+    parent: District | None = None,
+    population: int | None = None,
+) -> District:
+    if parent is not None and parent.boundary_set_id != boundary_set.pk:
+        raise ValidationError(_("A district's parent must belong to the same boundary set."))
+    if parent is not None and parent.level >= level:
+        raise ValidationError(
+            _("A district's parent must be of a higher level (a region above a sub-district).")
+        )
+    district = District.objects.create(
+        boundary_set=boundary_set,
+        code=code,
+        name_fa=name_fa,
+        name_en=name_en,
+        level=level,
+        parent=parent,
+        population=population,
+        boundary=as_multipolygon(boundary),
+    )
+    district_pieces_rebuild(district_ids=[district.pk])
+    district.refresh_from_db()
+    return district
+
+
+@transaction.atomic
+def district_update(*, district: District, **fields: object) -> District:
+    """Change a district; a new boundary rebuilds its pieces and is visible to `reroute`."""
+    boundary = fields.pop("boundary", None)
+    for name, value in fields.items():
+        setattr(district, name, value)
+    if boundary is not None:
+        district.boundary = as_multipolygon(boundary)  # type: ignore[arg-type]
+    district.full_clean(exclude=["boundary_set", "parent"])
+    district.save()
+    if boundary is not None:
+        district_pieces_rebuild(district_ids=[district.pk])
+        district.refresh_from_db()
+    return district
+
+
+def service_area_pieces_rebuild(*, service_area_ids: Iterable[int]) -> None:
+    ids = list(service_area_ids)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM districts_serviceareapiece WHERE service_area_id = ANY(%s)", [ids])
+        cursor.execute(
+            """INSERT INTO districts_serviceareapiece (service_area_id, geom)
+               SELECT id, ST_Subdivide(boundary, %s) FROM districts_servicearea
+                WHERE id = ANY(%s) AND boundary IS NOT NULL""",
+            [settings.OPEN137_SUBDIVIDE_MAX_VERTICES, ids],
+        )
+        cursor.execute(
+            "UPDATE districts_servicearea SET boundary_updated_at = %s WHERE id = ANY(%s)",
+            [timezone.now(), ids],
+        )
+
+
+@transaction.atomic
+def department_create(*, code: str, name_fa: str, name_en: str = "") -> Department:
+    department = Department(code=code, name_fa=name_fa, name_en=name_en)
+    department.full_clean()
+    department.save()
+    return department
+
+
+@transaction.atomic
+def service_area_save(*, service_area: ServiceArea, boundary_changed: bool = True) -> ServiceArea:
+    """Create or update a service area; its own polygon (if any) is subdivided in the same transaction."""
+    if service_area.boundary is not None:
+        service_area.boundary = as_multipolygon(service_area.boundary)
+    service_area.full_clean()
+    service_area.save()
+    if boundary_changed:
+        service_area_pieces_rebuild(service_area_ids=[service_area.pk])
+    return service_area
+
+
+def service_area_create(
+    *,
+    department: Department,
+    code: str,
+    unit_name_fa: str,
+    unit_name_en: str = "",
+    district_code: str = "",
+    boundary: GEOSGeometry | None = None,
+    is_default: bool = False,
+    contact_name: str = "",
+    contact_phone: str = "",
+    contact_email: str = "",
+) -> ServiceArea:
+    return service_area_save(
+        service_area=ServiceArea(
+            department=department,
+            code=code,
+            unit_name_fa=unit_name_fa,
+            unit_name_en=unit_name_en,
+            district_code=district_code,
+            boundary=boundary,
+            is_default=is_default,
+            contact_name=contact_name,
+            contact_phone=contact_phone,
+            contact_email=contact_email,
+        )
+    )

@@ -1,0 +1,210 @@
+"""open137 settings, all read from the environment.
+
+Without any environment the project runs as the demo: DEBUG on, the local PostGIS cluster that
+`make demo` / `make test` start (127.0.0.1:54137), e-mail to the console and SMS to a log.
+`OPEN137_PRODUCTION=1` switches to safe production defaults (it then requires a secret key and the
+allowed hosts) and passes `manage.py check --deploy`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    return [v.strip() for v in value.split(",") if v.strip()] if value else default
+
+
+PRODUCTION = env_bool("OPEN137_PRODUCTION", False)
+DEBUG = env_bool("OPEN137_DEBUG", not PRODUCTION)
+
+SECRET_KEY = os.environ.get("OPEN137_SECRET_KEY", "")
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured("OPEN137_SECRET_KEY must be set when OPEN137_PRODUCTION=1.")
+    SECRET_KEY = "demo-only-insecure-key-never-use-in-production"  # noqa: S105
+
+ALLOWED_HOSTS = env_list(
+    "OPEN137_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS = env_list("OPEN137_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+    "rest_framework",
+    "rest_framework_gis",
+    "django_filters",
+    "drf_spectacular",
+    "leaflet",
+    "geo",
+    "districts",
+    "issues",
+    "maps",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "open137.urls"
+WSGI_APPLICATION = "open137.wsgi.application"
+ASGI_APPLICATION = "open137.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "maps.context_processors.site",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+# DATABASE_URL (postgis:// or postgres://) points at an existing PostGIS; otherwise the project-local
+# cluster that scripts/setup.sh starts.
+OPEN137_PGPORT = os.environ.get("OPEN137_PGPORT", "54137")
+_db_url = os.environ.get("DATABASE_URL") or f"postgis://postgres@127.0.0.1:{OPEN137_PGPORT}/open137"
+DATABASES = {"default": dj_database_url.parse(_db_url, conn_max_age=60, conn_health_checks=True)}
+# postgres:// URLs are accepted too: the spatial backend is always PostGIS.
+DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Language and time ---------------------------------------------------------------------------
+LANGUAGE_CODE = "fa"
+LANGUAGES = [("fa", "فارسی"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Tehran"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files: everything (Leaflet, plugins, fonts) is served by the app, never a CDN ---------
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STATICFILES_DIRS = [("npm", BASE_DIR / "node_modules")] if (BASE_DIR / "node_modules").is_dir() else []
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(os.environ.get("OPEN137_MEDIA_ROOT", BASE_DIR / "var" / "media"))
+
+# --- Maps ----------------------------------------------------------------------------------------
+# Base tiles come from a configurable URL; with it empty the maps still work, on a plain background.
+OPEN137_TILE_URL = os.environ.get("OPEN137_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+OPEN137_TILE_ATTRIBUTION = os.environ.get("OPEN137_TILE_ATTRIBUTION", "© OpenStreetMap contributors")
+LEAFLET_CONFIG = {
+    "DEFAULT_CENTER": (36.269, 50.004),
+    "DEFAULT_ZOOM": 12,
+    "TILES": [("OSM", OPEN137_TILE_URL, {"attribution": OPEN137_TILE_ATTRIBUTION})]
+    if OPEN137_TILE_URL
+    else [],
+    "RESET_VIEW": False,
+}
+
+# --- Routing -------------------------------------------------------------------------------------
+# A point outside every district but within this many metres of one is given to the nearest
+# district (and flagged); beyond it the report goes to the 137 triage queue.
+OPEN137_ROUTING_TOLERANCE_M = float(os.environ.get("OPEN137_ROUTING_TOLERANCE_M", "200"))
+# ST_Subdivide's vertex limit for the district pieces that lookups run on.
+OPEN137_SUBDIVIDE_MAX_VERTICES = int(os.environ.get("OPEN137_SUBDIVIDE_MAX_VERTICES", "128"))
+# The city this installation serves (a city key keeps a sharded, many-city path open).
+OPEN137_CITY = os.environ.get("OPEN137_CITY", "qazvin")
+
+# --- Messages to citizens ----------------------------------------------------------------------------
+EMAIL_BACKEND = os.environ.get("OPEN137_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("OPEN137_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("OPEN137_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("OPEN137_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("OPEN137_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("OPEN137_EMAIL_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("OPEN137_EMAIL_FROM", "137@localhost")
+OPEN137_SMS_BACKEND = os.environ.get("OPEN137_SMS_BACKEND", "log")
+OPEN137_SMS_URL = os.environ.get("OPEN137_SMS_URL", "")
+OPEN137_SMS_API_KEY = os.environ.get("OPEN137_SMS_API_KEY", "")
+
+# --- API -----------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
+    "EXCEPTION_HANDLER": "open137.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "open137 API",
+    "DESCRIPTION": "Municipal 137 reports: routing, reports, districts. Open311 GeoReport v2 lives at /open311/v2/.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Security (production) -------------------------------------------------------------------------
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("OPEN137_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("OPEN137_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("OPEN137_HSTS_PRELOAD", True)
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Debian 12's GDAL 3.6 cannot block file and network access from spatial references; the only GDAL
+# input is boundary files that administrators import, on a machine with no outside network.
+SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("OPEN137_LOG_LEVEL", "WARNING")},
+}

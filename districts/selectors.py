@@ -242,16 +242,15 @@ def point_from_lat_lon(*, lat: object, lon: object) -> Point:
         swapped is not None
         and (swapped.lat, swapped.lon) != (latlon.lat, latlon.lon)
         and not jurisdiction_covers(point=point)
-    ):
-        if jurisdiction_covers(point=Point(swapped.lon, swapped.lat, srid=GEO_SRID)):
-            raise CoordinateError(
-                _(
-                    "The point lat=%(lat)s, lon=%(lon)s is outside the city, but inside it with latitude and "
-                    "longitude swapped: send lat=%(lon)s and lon=%(lat)s."
-                )
-                % {"lat": latlon.lat, "lon": latlon.lon},
-                field="lat",
+    ) and jurisdiction_covers(point=Point(swapped.lon, swapped.lat, srid=GEO_SRID)):
+        raise CoordinateError(
+            _(
+                "The point lat=%(lat)s, lon=%(lon)s is outside the city, but inside it with latitude and "
+                "longitude swapped: send lat=%(lon)s and lon=%(lat)s."
             )
+            % {"lat": latlon.lat, "lon": latlon.lon},
+            field="lat",
+        )
     return point
 
 

@@ -104,6 +104,9 @@ _db_url = os.environ.get("DATABASE_URL") or f"postgis://postgres@127.0.0.1:{OPEN
 DATABASES = {"default": dj_database_url.parse(_db_url, conn_max_age=60, conn_health_checks=True)}
 # postgres:// URLs are accepted too: the spatial backend is always PostGIS.
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+# Separate test databases let several test runs share one cluster (parallel developers, xdist adds
+# its own _gwN suffix on top).
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("OPEN137_TEST_DB_NAME", "test_open137")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

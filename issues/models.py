@@ -130,6 +130,19 @@ class Report(models.Model):
     reporter_name = models.CharField(_("reporter name"), max_length=200, blank=True)
     reporter_phone = models.CharField(_("reporter phone"), max_length=40, blank=True)
     reporter_email = models.EmailField(_("reporter e-mail"), blank=True)
+    consent_contact = models.BooleanField(_("reporter agrees to be contacted"), default=False)
+    # The citizen's private link (add information, confirm a fix) works by this token; only its
+    # SHA-256 is kept, the token itself is shown once to the reporter.
+    private_token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    # A retried submission (a second tap, a flaky mobile network, an API client's retry) carries the
+    # same key and gets the same report back instead of a second one.
+    idempotency_key = models.CharField(max_length=128, unique=True, null=True, blank=True, editable=False)
+    # Open311 `tokens/{token}`: a public handle a client can keep before it knows the request id.
+    open311_token = models.CharField(max_length=32, unique=True, null=True, blank=True, editable=False)
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+    support_count = models.PositiveIntegerField(_("supporters"), default=0)
+    description_search = models.TextField(editable=False, blank=True, help_text="Normalised Persian text, for search.")
+    expected_at = models.DateTimeField(_("expected by"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -178,3 +191,108 @@ class ReportEvent(models.Model):
         verbose_name = _("report event")
         verbose_name_plural = _("report events")
         ordering = ["at", "id"]
+
+
+class ReportPhoto(models.Model):
+    """A photo as stored: re-encoded, oriented, resized and stripped of all metadata."""
+
+    class Kind(models.TextChoices):
+        REPORT = "report", _("from the reporter")
+        WORK = "work", _("after the work")
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="photos")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.REPORT)
+    image = models.ImageField(upload_to="reports/%Y/%m/", width_field="width", height_field="height")
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    public = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class ReportSupport(models.Model):
+    """A citizen's "me too" on an open report: one more supporter instead of a duplicate report."""
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="supports")
+    # A salted hash of the client (IP and user agent), so one phone counts once, without storing who.
+    fingerprint = models.CharField(max_length=64)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["report", "fingerprint"], name="one_support_per_client")]
+
+
+class CategoryAttribute(models.Model):
+    """An extra question of a category (Open311's service definition attribute)."""
+
+    class Datatype(models.TextChoices):
+        STRING = "string", "string"
+        NUMBER = "number", "number"
+        DATETIME = "datetime", "datetime"
+        TEXT = "text", "text"
+        SINGLEVALUELIST = "singlevaluelist", "singlevaluelist"
+        MULTIVALUELIST = "multivaluelist", "multivaluelist"
+
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="attributes")
+    code = models.SlugField(_("code"), max_length=60)
+    datatype = models.CharField(_("datatype"), max_length=20, choices=Datatype.choices, default=Datatype.STRING)
+    required = models.BooleanField(_("required"), default=False)
+    description_fa = models.CharField(_("Persian question"), max_length=300)
+    description_en = models.CharField(_("English question"), max_length=300, blank=True)
+    # [{"key": "deep", "name_fa": "...", "name_en": "..."}] for the list datatypes.
+    values = models.JSONField(_("values"), default=list, blank=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=1)
+
+    class Meta:
+        ordering = ["category", "order", "code"]
+        constraints = [models.UniqueConstraint(fields=["category", "code"], name="attribute_code_unique_in_category")]
+
+    def __str__(self) -> str:
+        return f"{self.category.code}.{self.code}"
+
+
+class ApiKey(models.Model):
+    """A key for Open311 and API writes; only its SHA-256 is stored, the key is shown once."""
+
+    name = models.CharField(_("name"), max_length=200)
+    prefix = models.CharField(_("prefix"), max_length=8, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class OutboxMessage(models.Model):
+    """A message to a citizen, written in the same transaction as the change it tells about and sent
+    later by the worker, with retries: a report is never lost because the SMS gateway was down, and
+    no message goes out for a report whose transaction rolled back."""
+
+    class Channel(models.TextChoices):
+        SMS = "sms", "SMS"
+        EMAIL = "email", _("e-mail")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="outbox", null=True, blank=True)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    recipient = models.CharField(max_length=254)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)

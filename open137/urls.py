@@ -5,17 +5,17 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from districts.apis import DistrictListGeoJsonApi
-from issues.apis import LocateApi
 
 api_patterns = [
-    path("locate/", LocateApi.as_view(), name="locate"),
     path("districts/", DistrictListGeoJsonApi.as_view(), name="district-list"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("", include("issues.api_urls")),
 ]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),
+    path("open311/v2/", include(("issues.open311.urls", "open311"))),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("maps.urls")),
 ]

@@ -5,19 +5,24 @@ Every change of a report is recorded as a ReportEvent in the same transaction.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from districts.selectors import Routing, route_point
-from issues.models import OPEN_STATUSES, Category, Channel, Report, ReportEvent
+from issues.models import OPEN_STATUSES, Category, Channel, Report, ReportEvent, ReportSupport
 
 # Tracking codes are read over the phone: no 0/O, 1/I/L, 2/Z, 5/S or 8/B to confuse.
 TRACKING_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
@@ -178,3 +183,121 @@ def reports_reroute(*, commit: bool, actor_label: str = "reroute") -> list[Rerou
                     },
                 )
     return moves
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ReportSubmission:
+    report: Report
+    # The reporter's private token, in clear only in the answer to the request that created the report.
+    private_token: str | None
+    created: bool
+
+
+MAX_PHOTOS = 3
+
+
+def report_submit(
+    *,
+    category: Category,
+    location: Point | None,
+    description: str = "",
+    kind: str = "",
+    channel: str = Channel.WEB,
+    address: str = "",
+    reporter_name: str = "",
+    reporter_phone: str = "",
+    reporter_email: str = "",
+    consent_contact: bool = False,
+    attributes: dict[str, Any] | None = None,
+    photos: Sequence[UploadedFile] = (),
+    idempotency_key: str | None = None,
+    actor: AbstractBaseUser | None = None,
+) -> ReportSubmission:
+    """A citizen's (or a client's) submission: validated, routed, photos stored, the reporter told
+    by SMS or e-mail through the outbox. The same idempotency key gives the same report back."""
+    from issues import notifications
+    from issues import photos as photo_store
+
+    if idempotency_key:
+        existing = Report.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _idempotent_replay(existing, category=category, description=description)
+    if len(photos) > MAX_PHOTOS:
+        raise ValidationError({"photos": [_("At most %(n)d photos.") % {"n": MAX_PHOTOS}]})
+    # Photos are decoded and cleaned before anything is written: a bad file refuses the whole report.
+    processed = [photo_store.photo_process(upload=upload) for upload in photos]
+    token = secrets.token_urlsafe(18)
+    try:
+        with transaction.atomic():
+            report = report_create(
+                category=category,
+                location=location,
+                description=description,
+                kind=kind,
+                channel=channel,
+                address=address,
+                reporter_name=reporter_name,
+                reporter_phone=reporter_phone,
+                reporter_email=reporter_email,
+                actor=actor,
+            )
+            report.consent_contact = consent_contact
+            report.attributes = attributes or {}
+            report.private_token_hash = token_hash(token)
+            report.idempotency_key = idempotency_key or None
+            report.open311_token = secrets.token_hex(16)
+            report.save(
+                update_fields=[
+                    "consent_contact",
+                    "attributes",
+                    "private_token_hash",
+                    "idempotency_key",
+                    "open311_token",
+                ]
+            )
+            for photo in processed:
+                photo_store.photo_save(report=report, photo=photo)
+            notifications.report_created_notify(report=report, private_token=token)
+    except IntegrityError:
+        # Two copies of one submission raced; the other one won and is the report.
+        if idempotency_key:
+            existing = Report.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return _idempotent_replay(existing, category=category, description=description)
+        raise
+    return ReportSubmission(report=report, private_token=token, created=True)
+
+
+def _idempotent_replay(report: Report, *, category: Category, description: str) -> ReportSubmission:
+    if report.category_id != category.pk or report.description != description:
+        raise ValidationError(
+            {"idempotency_key": [_("This idempotency key was already used for a different report.")]},
+            code="idempotency_conflict",
+        )
+    return ReportSubmission(report=report, private_token=None, created=False)
+
+
+@transaction.atomic
+def report_support(*, report: Report, fingerprint: str, channel: str = Channel.WEB) -> tuple[Report, bool]:
+    """A "me too" on an open report; the same client counts once. Returns (report, whether added)."""
+    if not report.is_open:
+        raise ValidationError(_("This report is closed; it can no longer be supported."), code="closed")
+    _support, added = ReportSupport.objects.get_or_create(
+        report=report, fingerprint=fingerprint, defaults={"channel": channel}
+    )
+    if added:
+        Report.objects.filter(pk=report.pk).update(support_count=F("support_count") + 1)
+        ReportEvent.objects.create(
+            report=report,
+            kind=ReportEvent.Kind.NOTE,
+            actor_label="citizen",
+            public=True,
+            note=_("A citizen reported the same problem (me too)."),
+            data={"support": True, "channel": channel},
+        )
+        report.refresh_from_db(fields=["support_count"])
+    return report, added

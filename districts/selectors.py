@@ -112,7 +112,8 @@ def district_nearest(*, point: Point, within_m: float) -> DistrictMatch | None:
         row = cursor.fetchone()
     if row is None or row[6] > within_m:
         return None
-    return DistrictMatch(*row[:6], distance_m=float(row[6]))
+    district_id, code, name_fa, name_en, level, parent_id, distance_m = row
+    return DistrictMatch(district_id, code, name_fa, name_en, level, parent_id, distance_m=float(distance_m))
 
 
 def jurisdiction_covers(*, point: Point) -> bool:

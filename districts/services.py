@@ -38,8 +38,8 @@ def as_multipolygon(geometry: GEOSGeometry) -> MultiPolygon:
     if geometry.hasz:
         # Boundaries are flat: heights from a survey file would only slow every lookup.
         flat = geometry.ogr
-        flat.coord_dim = 2
-        geometry = MultiPolygon(*flat.geos, srid=GEO_SRID)
+        flat.set_3d(False)
+        geometry = GEOSGeometry(flat.wkb, srid=GEO_SRID)  # type: ignore[assignment]
     return geometry
 
 
@@ -173,6 +173,8 @@ def service_area_create(
     contact_phone: str = "",
     contact_email: str = "",
 ) -> ServiceArea:
+    # A polygon is a valid boundary too: made a MultiPolygon before the model (whose field only takes
+    # a MultiPolygon) sees it, as district_create does.
     return service_area_save(
         service_area=ServiceArea(
             department=department,
@@ -180,7 +182,7 @@ def service_area_create(
             unit_name_fa=unit_name_fa,
             unit_name_en=unit_name_en,
             district_code=district_code,
-            boundary=boundary,
+            boundary=as_multipolygon(boundary) if boundary is not None else None,
             is_default=is_default,
             contact_name=contact_name,
             contact_phone=contact_phone,

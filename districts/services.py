@@ -40,7 +40,7 @@ def as_multipolygon(geometry: GEOSGeometry) -> MultiPolygon:
         flat = geometry.ogr
         flat.set_3d(False)
         geometry = GEOSGeometry(flat.wkb, srid=GEO_SRID)  # type: ignore[assignment]
-    return geometry
+    return geometry  # type: ignore[return-value]
 
 
 def district_pieces_rebuild(*, district_ids: Iterable[int]) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -64,7 +64,7 @@ def report_create(
     reporter_name: str = "",
     reporter_phone: str = "",
     reporter_email: str = "",
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
 ) -> Report:
     """Create a report and route it (district, service area, unit); nothing is dropped: a point
     outside every district goes to the 137 triage queue."""
@@ -215,7 +215,7 @@ def report_submit(
     attributes: dict[str, Any] | None = None,
     photos: Sequence[UploadedFile] = (),
     idempotency_key: str | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
 ) -> ReportSubmission:
     """A citizen's (or a client's) submission: validated, routed, photos stored, the reporter told
     by SMS or e-mail through the outbox. The same idempotency key gives the same report back."""
@@ -301,3 +301,66 @@ def report_support(*, report: Report, fingerprint: str, channel: str = Channel.W
         )
         report.refresh_from_db(fields=["support_count"])
     return report, added
+
+
+# What the citizen can say through their private link. Information is welcome while the report is
+# open; "fixed / not fixed" is asked once the unit says the work is done (or 137 has closed it).
+CITIZEN_INFO_MAX = 4000
+# ReportStatus values: done by the unit, verified, closed, resolved by citizens.
+FEEDBACK_STATUSES = frozenset({"done", "verified", "closed", "resolved_by_citizens"})
+
+
+@transaction.atomic
+def report_add_info(*, report: Report, text: str, photos: Sequence[UploadedFile] = ()) -> ReportEvent:
+    """The reporter adds information (text, photos) to their open report: a public note on the
+    timeline, photos stored like the report's own."""
+    from issues import photos as photo_store
+
+    text = (text or "").strip()
+    if not report.is_open:
+        raise ValidationError(
+            {"text": [_("This report is closed; information can no longer be added.")]}, code="closed"
+        )
+    if not text and not photos:
+        raise ValidationError({"text": [_("Write something or add a photo.")]}, code="empty")
+    if len(text) > CITIZEN_INFO_MAX:
+        raise ValidationError(
+            {"text": [_("At most %(n)d characters.") % {"n": CITIZEN_INFO_MAX}]}, code="too_long"
+        )
+    if len(photos) > MAX_PHOTOS:
+        raise ValidationError({"photos": [_("At most %(n)d photos.") % {"n": MAX_PHOTOS}]})
+    processed = [photo_store.photo_process(upload=upload) for upload in photos]
+    for photo in processed:
+        photo_store.photo_save(report=report, photo=photo)
+    report.save(update_fields=["updated_at"])
+    return ReportEvent.objects.create(
+        report=report,
+        kind=ReportEvent.Kind.NOTE,
+        actor_label="citizen",
+        public=True,
+        note=text,
+        data={"citizen_info": True, "photos": len(processed)},
+    )
+
+
+@transaction.atomic
+def report_citizen_feedback(*, report: Report, fixed: bool, note: str = "") -> ReportEvent:
+    """The reporter says whether the unit's work fixed the problem: a public event on the timeline
+    (the verification workflow decides what follows, e.g. reopening on "not fixed")."""
+    if report.status not in FEEDBACK_STATUSES:
+        raise ValidationError(
+            {"fixed": [_("You can say whether it is fixed once the unit reports the work as done.")]},
+            code="not_done",
+        )
+    note = (note or "").strip()[:1000]
+    report.save(update_fields=["updated_at"])
+    return ReportEvent.objects.create(
+        report=report,
+        kind=ReportEvent.Kind.NOTE,
+        actor_label="citizen",
+        public=True,
+        from_status=report.status,
+        to_status=report.status,
+        note=note,
+        data={"citizen_feedback": "fixed" if fixed else "not_fixed"},
+    )

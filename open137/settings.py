@@ -56,7 +56,10 @@ INSTALLED_APPS = [
     "rest_framework_gis",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "leaflet",
+    # The task queue (messages to citizens) lives in PostgreSQL: no broker; its tables come with `migrate`.
+    "procrastinate.contrib.django",
     "geo",
     "districts",
     "issues",
@@ -172,6 +175,25 @@ DEFAULT_FROM_EMAIL = os.environ.get("OPEN137_EMAIL_FROM", "137@localhost")
 OPEN137_SMS_BACKEND = os.environ.get("OPEN137_SMS_BACKEND", "log")
 OPEN137_SMS_URL = os.environ.get("OPEN137_SMS_URL", "")
 OPEN137_SMS_API_KEY = os.environ.get("OPEN137_SMS_API_KEY", "")
+# "log" (demo: the logger open137.sms and OPEN137_SMS_LOG_FILE), "http" (POST to OPEN137_SMS_URL with
+# OPEN137_SMS_API_KEY) or the dotted path of a class with `send(*, to, text)` for a specific gateway.
+OPEN137_SMS_LOG_FILE = Path(os.environ.get("OPEN137_SMS_LOG_FILE", BASE_DIR / "var" / "sms.log"))
+# Links in messages (tracking page, the citizen's private link) start with this address.
+OPEN137_PUBLIC_URL = os.environ.get("OPEN137_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# A message is tried this many times, waiting BACKOFF**1, **2, ... seconds between tries (8 s, 64 s,
+# about 9 min, about 68 min), then marked failed; `manage.py outbox_send` sends what is still pending.
+OPEN137_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OPEN137_OUTBOX_MAX_ATTEMPTS", "5"))
+OPEN137_OUTBOX_BACKOFF_SECONDS = int(os.environ.get("OPEN137_OUTBOX_BACKOFF_SECONDS", "8"))
+# The worker (`manage.py procrastinate worker`) deletes the job rows that succeeded: the outbox row is
+# the record of what was sent.
+PROCRASTINATE_WORKER_DEFAULTS = {"delete_jobs": "successful"}
+
+# --- Photos --------------------------------------------------------------------------------------
+# Citizens' photos are decoded, turned upright, shrunk and re-encoded as metadata-free JPEG. Larger
+# files, or images whose declared size exceeds the pixel limit (decompression bombs), are refused.
+OPEN137_PHOTO_MAX_BYTES = int(os.environ.get("OPEN137_PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
+OPEN137_PHOTO_MAX_PIXELS = int(os.environ.get("OPEN137_PHOTO_MAX_PIXELS", str(40_000_000)))
+OPEN137_PHOTO_MAX_SIDE = int(os.environ.get("OPEN137_PHOTO_MAX_SIDE", "2048"))
 
 # --- API -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -180,12 +202,35 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
     "EXCEPTION_HANDLER": "open137.api.exception_handler",
+    # Rate limits count per client IP. Behind N reverse proxies (a load balancer, nginx) set
+    # OPEN137_NUM_PROXIES=N so the client's address is read from X-Forwarded-For; with 0 the header
+    # is ignored, so a client cannot dodge the limit by sending one.
+    "NUM_PROXIES": int(os.environ.get("OPEN137_NUM_PROXIES", "0")),
+}
+# Write limits per client IP ("N/second|minute|hour|day"; empty turns a limit off). Reads are not
+# limited: the public map and the Open311 feeds are meant to be read freely (and cached by a proxy).
+OPEN137_RATE_REPORTS = os.environ.get("OPEN137_RATE_REPORTS", "30/hour")
+OPEN137_RATE_SUPPORT = os.environ.get("OPEN137_RATE_SUPPORT", "120/hour")
+# The cache (rate-limit counters) lives in PostgreSQL, shared by every app process and server: no
+# process-local state. The table is created by `migrate` (issues/migrations/0003_cache_table.py).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "open137_cache",
+        "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("OPEN137_CACHE_MAX_ENTRIES", "100000"))},
+    }
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "open137 API",
     "DESCRIPTION": "Municipal 137 reports: routing, reports, districts. Open311 GeoReport v2 lives at /open311/v2/.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page (/api/docs/) is served from the drf-spectacular-sidecar package: no CDN. Swagger
+    # UI's online validator badge would call an outside server, so it is switched off.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Security (production) -------------------------------------------------------------------------

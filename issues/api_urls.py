@@ -1,9 +1,25 @@
-"""The project's own report API under /api/ (reports, support, categories)."""
+"""The project's own report API under /api/ (namespace `api`): reports, support, categories, docs."""
 
 from django.urls import path
+from drf_spectacular.views import SpectacularSwaggerView
 
-from issues.apis import LocateApi
+from issues.apis import (
+    CategoryListApi,
+    LocateApi,
+    ReportDetailApi,
+    ReportListCreateApi,
+    ReportNearbyApi,
+    ReportSupportApi,
+)
 
 urlpatterns = [
     path("locate/", LocateApi.as_view(), name="locate"),
+    path("reports/", ReportListCreateApi.as_view(), name="report-list"),
+    # Before <code>/: "nearby" is not a tracking code.
+    path("reports/nearby/", ReportNearbyApi.as_view(), name="report-nearby"),
+    path("reports/<str:code>/", ReportDetailApi.as_view(), name="report-detail"),
+    path("reports/<str:code>/support/", ReportSupportApi.as_view(), name="report-support"),
+    path("categories/", CategoryListApi.as_view(), name="category-list"),
+    # Swagger UI from the drf-spectacular-sidecar package (static files, no CDN).
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

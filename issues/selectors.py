@@ -1,10 +1,26 @@
-"""Reads for reports."""
+"""Reads for reports.
+
+What the public sees of a report is decided here, in one place: the public selectors name their
+columns one by one, and never the reporter's name, phone, e-mail, private token hash or idempotency
+key (only 137 staff see who reported; the private token is shown once, to the reporter).
+Lists return `.values()` rows, never model objects: the public map asks for thousands at a time.
+"""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from typing import Any
 
-from issues.models import OPEN_STATUSES, Category, Report
+from django.contrib.gis.geos import Point, Polygon
+from django.contrib.postgres.expressions import ArraySubquery
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.db.models import F, FloatField, Func, OuterRef, Q, QuerySet
+
+from districts.selectors import DistrictMatch, Routing, ServiceAreaMatch, _degrees_for_metres
+from geo.srid import GEO_SRID
+from geo.text import normalize_digits
+from issues.filters import ReportFilters
+from issues.models import OPEN_STATUSES, Category, CategoryAttribute, Report, ReportEvent, ReportPhoto
 
 
 def category_get(*, code: str) -> Category | None:
@@ -13,3 +29,282 @@ def category_get(*, code: str) -> Category | None:
 
 def report_open_list() -> QuerySet[Report]:
     return Report.objects.filter(status__in=OPEN_STATUSES)
+
+
+def tracking_code_normalize(code: str) -> str:
+    """A tracking code as stored, from what a citizen typed or read out: any case, Persian or Arabic
+    digits, spaces or dashes between groups (`acde-fg 34` is `ACDEFG34`)."""
+    return "".join(ch for ch in normalize_digits(code) if ch.isalnum()).upper()[:16]
+
+
+def report_by_code(*, code: str) -> Report | None:
+    """The report with this tracking code (as typed: see tracking_code_normalize), or None."""
+    normalized = tracking_code_normalize(code)
+    if not normalized:
+        return None
+    return Report.objects.filter(tracking_code=normalized).first()
+
+
+def photo_url(name: str) -> str:
+    return default_storage.url(name)
+
+
+def _lon() -> Func:
+    return Func(F("location"), function="ST_X", output_field=FloatField())
+
+
+def _lat() -> Func:
+    return Func(F("location"), function="ST_Y", output_field=FloatField())
+
+
+def _public_photos() -> ArraySubquery:
+    return ArraySubquery(
+        ReportPhoto.objects.filter(report=OuterRef("pk"), public=True)
+        .order_by("created_at", "id")
+        .values("image")
+    )
+
+
+# The columns of a report that anyone may see, as `.values()` names.
+REPORT_LIST_COLUMNS = (
+    "tracking_code",
+    "category__code",
+    "category__name_fa",
+    "category__name_en",
+    "kind",
+    "status",
+    "description",
+    "district__code",
+    "service_area__code",
+    "service_area__unit_name_fa",
+    "service_area__unit_name_en",
+    "support_count",
+    "created_at",
+    "updated_at",
+)
+
+
+def report_list_rows(*, filters: ReportFilters) -> QuerySet[Report, dict[str, Any]]:
+    """Public report rows, newest first, with `lon`/`lat` (None without a location) and
+    `photo_names` (storage names of the public photos, for photo_url). Lazy: the caller counts and slices it for a page."""
+    qs = Report.objects.all()
+    if filters.bbox is not None:
+        min_lon, min_lat, max_lon, max_lat = filters.bbox
+        # Bounding-box containment (`@`): the GiST index on the location answers it, and a point
+        # on the box's edge is inside (a map shows what lies on its border).
+        box = Polygon.from_bbox((min_lon, min_lat, max_lon, max_lat))
+        box.srid = GEO_SRID
+        qs = qs.filter(location__contained=box)
+    if filters.statuses is not None:
+        qs = qs.filter(status__in=sorted(filters.statuses))
+    if filters.categories:
+        qs = qs.filter(category__code__in=filters.categories)
+    if filters.district:
+        # Reports are routed to the deepest district: asking for a region brings its sub-districts'.
+        qs = qs.filter(Q(district__code=filters.district) | Q(district__parent__code=filters.district))
+    if filters.kinds:
+        qs = qs.filter(kind__in=filters.kinds)
+    if filters.since is not None:
+        qs = qs.filter(created_at__gte=filters.since)
+    if filters.until_before is not None:
+        qs = qs.filter(created_at__lt=filters.until_before)
+    for word in filters.words:
+        # description_search holds geo.text.normalize_persian(description): ي/ی, ك/ک, digits and
+        # half-spaces compare equal however they were typed; the words come normalised the same way.
+        qs = qs.filter(description_search__contains=word)
+    return (
+        qs.annotate(lon=_lon(), lat=_lat(), photo_names=_public_photos())
+        .order_by("-created_at", "-id")
+        .values(*REPORT_LIST_COLUMNS, "lon", "lat", "photo_names")
+    )
+
+
+def report_public_get(*, code: str) -> dict[str, Any] | None:
+    """One report as the public sees it, or None: the list's fields plus address, location,
+    expected date, routing (a districts.selectors.Routing, with the stored rule and distance; its
+    `inside_jurisdiction` is not stored and is None), the public timeline and the public photos."""
+    normalized = tracking_code_normalize(code)
+    if not normalized:
+        return None
+    row = (
+        Report.objects.filter(tracking_code=normalized)
+        .annotate(lon=_lon(), lat=_lat())
+        .values(
+            "id",
+            *REPORT_LIST_COLUMNS,
+            "address",
+            "expected_at",
+            "lon",
+            "lat",
+            "routing_rule",
+            "routing_distance_m",
+            "district_id",
+            "district__name_fa",
+            "district__name_en",
+            "district__level",
+            "district__parent_id",
+            "service_area_id",
+            "service_area__department_id",
+            "service_area__department__code",
+            "service_area__department__name_fa",
+            "service_area__department__name_en",
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    district = (
+        DistrictMatch(
+            row["district_id"],
+            row["district__code"],
+            row["district__name_fa"],
+            row["district__name_en"],
+            row["district__level"],
+            row["district__parent_id"],
+            row["routing_distance_m"],
+        )
+        if row["district_id"]
+        else None
+    )
+    service_area = (
+        ServiceAreaMatch(
+            row["service_area_id"],
+            row["service_area__code"],
+            row["service_area__unit_name_fa"],
+            row["service_area__unit_name_en"],
+            row["service_area__department_id"],
+            row["service_area__department__code"],
+            row["service_area__department__name_fa"],
+            row["service_area__department__name_en"],
+        )
+        if row["service_area_id"]
+        else None
+    )
+    report_id = row["id"]
+    public = {key: row[key] for key in (*REPORT_LIST_COLUMNS, "address", "expected_at", "lon", "lat")}
+    public["routing"] = Routing(district, service_area, row["routing_rule"], row["routing_distance_m"], None)
+    public["timeline"] = [
+        {"at": e["at"], "kind": e["kind"], "status": e["to_status"] or None, "note": e["note"]}
+        for e in ReportEvent.objects.filter(report_id=report_id, public=True)
+        .order_by("at", "id")
+        .values("at", "kind", "to_status", "note")
+    ]
+    public["photos"] = [
+        {"url": photo_url(p["image"]), "kind": p["kind"], "width": p["width"], "height": p["height"]}
+        for p in ReportPhoto.objects.filter(report_id=report_id, public=True)
+        .order_by("created_at", "id")
+        .values("image", "kind", "width", "height")
+    ]
+    return public
+
+
+NEARBY_OPEN_SQL = f"""
+    SELECT r.tracking_code, r.description, r.status, r.support_count, r.created_at,
+           ST_X(r.location), ST_Y(r.location),
+           ST_Distance(r.location::geography, ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), {GEO_SRID})::geography) AS d
+      FROM issues_report r
+     WHERE r.category_id = %(category)s AND r.status = ANY(%(open)s) AND r.location IS NOT NULL
+       -- a box in degrees first, so the GiST index on the location picks the candidates ...
+       AND ST_DWithin(r.location, ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), {GEO_SRID}), %(degrees)s)
+       -- ... then the true distance in metres on the ellipsoid.
+       AND ST_DWithin(r.location::geography,
+                      ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), {GEO_SRID})::geography, %(metres)s)
+     ORDER BY d, r.created_at DESC, r.id
+     LIMIT %(limit)s"""
+
+
+def report_nearby_open(*, category: Category, point: Point, limit: int = 10) -> list[dict[str, Any]]:
+    """Open reports of the category within its duplicate radius of the point, nearest first: what a
+    citizen about to report is offered to support ("me too") instead of filing a duplicate.
+
+    Rows: code, description, status, distance_m, support_count, lon, lat, created_at.
+    """
+    metres = float(category.duplicate_radius_m)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            NEARBY_OPEN_SQL,
+            {
+                "x": point.x,
+                "y": point.y,
+                "category": category.pk,
+                "open": [str(s) for s in OPEN_STATUSES],
+                "degrees": _degrees_for_metres(metres, point.y),
+                "metres": metres,
+                "limit": max(1, min(int(limit), 100)),
+            },
+        )
+        rows = cursor.fetchall()
+    return [
+        {
+            "code": code,
+            "description": description,
+            "status": status,
+            "distance_m": round(float(distance), 1),
+            "support_count": support_count,
+            "lon": lon,
+            "lat": lat,
+            "created_at": created_at,
+        }
+        for code, description, status, support_count, created_at, lon, lat, distance in rows
+    ]
+
+
+def category_list_public() -> list[dict[str, Any]]:
+    """Active categories with their department and their extra questions (attributes), in display
+    order: what a reporting form or an Open311 client needs to offer the choice."""
+    categories = list(
+        Category.objects.filter(active=True)
+        .order_by("department__code", "order", "code")
+        .values(
+            "id",
+            "code",
+            "name_fa",
+            "name_en",
+            "description_fa",
+            "description_en",
+            "kind",
+            "location_required",
+            "icon",
+            "duplicate_radius_m",
+            "department__code",
+            "department__name_fa",
+            "department__name_en",
+        )
+    )
+    attributes: dict[int, list[dict[str, Any]]] = {}
+    for attribute in (
+        CategoryAttribute.objects.filter(category__active=True)
+        .order_by("category_id", "order", "code")
+        .values(
+            "category_id",
+            "code",
+            "datatype",
+            "required",
+            "description_fa",
+            "description_en",
+            "values",
+            "order",
+        )
+    ):
+        row: dict[str, Any] = dict(attribute)
+        attributes.setdefault(row.pop("category_id"), []).append(row)
+    return [
+        {
+            "code": c["code"],
+            "name_fa": c["name_fa"],
+            "name_en": c["name_en"],
+            "description_fa": c["description_fa"],
+            "description_en": c["description_en"],
+            "kind": c["kind"],
+            "location_required": c["location_required"],
+            "icon": c["icon"],
+            "duplicate_radius_m": c["duplicate_radius_m"],
+            "department": {
+                "code": c["department__code"],
+                "name_fa": c["department__name_fa"],
+                "name_en": c["department__name_en"],
+            },
+            "attributes": attributes.get(c["id"], []),
+        }
+        for c in categories
+    ]

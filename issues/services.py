@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from districts.selectors import Routing, route_point
+from geo.text import normalize_persian
 from issues.models import OPEN_STATUSES, Category, Channel, Report, ReportEvent, ReportSupport
 
 # Tracking codes are read over the phone: no 0/O, 1/I/L, 2/Z, 5/S or 8/B to confuse.
@@ -81,6 +82,7 @@ def report_create(
         category=category,
         kind=kind or category.kind,
         description=description,
+        description_search=normalize_persian(description),
         location=location,
         address=address,
         channel=channel,

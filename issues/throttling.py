@@ -1,0 +1,92 @@
+"""Rate limits on the public write endpoints, per client IP.
+
+Counters live in Django's cache, which settings point at the database (DatabaseCache): every app
+process and server shares them, so a limit holds behind a load balancer too. Rates are read from
+settings on each request (OPEN137_RATE_REPORTS, OPEN137_RATE_SUPPORT), so they can be changed
+without touching code; an empty rate turns the limit off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework import status
+from rest_framework.exceptions import Throttled
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+
+
+def client_ip(request: Request) -> str:
+    """The client's address as the rate limits see it (X-Forwarded-For only behind the number of
+    trusted proxies in REST_FRAMEWORK["NUM_PROXIES"])."""
+    return BaseThrottle().get_ident(request)
+
+
+def client_fingerprint(request: Request) -> str:
+    """Who supports a report ("me too"), without storing who: a salted SHA-256 of the client's
+    address and browser. The salt is the secret key, so the hash cannot be reversed by trying all
+    IPv4 addresses."""
+    user_agent = request.META.get("HTTP_USER_AGENT", "")[:512]
+    material = f"{settings.SECRET_KEY}\n{client_ip(request)}\n{user_agent}"
+    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class _SettingsRateThrottle(SimpleRateThrottle):
+    """A per-IP limit whose rate is the setting named by `rate_setting`."""
+
+    rate_setting = ""
+
+    def get_rate(self) -> str | None:
+        rate = getattr(settings, self.rate_setting, "") or ""
+        return rate.strip() or None
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class ReportCreateThrottle(_SettingsRateThrottle):
+    scope = "reports"
+    rate_setting = "OPEN137_RATE_REPORTS"
+
+
+class ReportSupportThrottle(_SettingsRateThrottle):
+    scope = "support"
+    rate_setting = "OPEN137_RATE_SUPPORT"
+
+
+class WriteThrottleMixin:
+    """For an APIView: limit only the POSTs, and answer a refused one with a 429 that says in words
+    and in the Retry-After header when to try again."""
+
+    write_throttle_classes: list[type[BaseThrottle]] = []
+    # A sentence for the client (lazily translated), e.g. "Too many reports from your address."
+    throttle_message: Any = ""
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        request = getattr(self, "request", None)
+        if request is not None and request.method == "POST":
+            return [throttle() for throttle in self.write_throttle_classes]
+        return []
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, Throttled):
+            wait = max(1, math.ceil(getattr(exc, "wait", None) or 1))
+            retry_at = timezone.localtime(timezone.now() + timedelta(seconds=wait))
+            message = _("%(what)s Try again in %(seconds)d seconds (after %(at)s).") % {
+                "what": self.throttle_message or _("Too many requests from your address."),
+                "seconds": wait,
+                "at": retry_at.strftime("%H:%M:%S"),
+            }
+            return Response(
+                {"error": message, "retry_after": wait, "retry_at": retry_at.isoformat(timespec="seconds")},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(wait)},
+            )
+        return super().handle_exception(exc)  # type: ignore[misc]

@@ -1,0 +1,307 @@
+"""Open311 GeoReport v2 endpoints: parse, call one selector or service, render. Thin.
+
+Every endpoint answers in the format its suffix names (`.xml`, `.json`); anything that goes wrong is
+the spec's error document in that format: 404 for what does not exist (a service code, a request,
+a token, a format we do not speak, a jurisdiction we do not serve), 403 for a missing or bad
+`api_key`, 400 for everything else. Bad input never becomes a server error.
+
+CSRF does not apply: Open311 clients are programs without a session, authenticated by `api_key`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, SuspiciousOperation, ValidationError
+from django.http import HttpRequest, HttpResponse, QueryDict, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
+from django.urls import reverse
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+
+from issues.open311 import documents, params
+from issues.open311.params import Open311Error
+from issues.open311.render import FORMATS, render, render_errors
+from issues.open311.selectors import (
+    RequestFilters,
+    request_id_for_token,
+    request_notes,
+    request_rows,
+    request_update_rows,
+    service_attributes,
+    service_list,
+)
+from issues.open311.services import api_key_authenticate, open311_request_submit
+from issues.selectors import category_get, tracking_code_normalize
+
+
+@dataclass(frozen=True)
+class Call:
+    fmt: str
+    lang: str
+    params: QueryDict
+
+
+# Our internal field names, as the Open311 parameter a client sent.
+PARAMETER_NAMES = {
+    "location": "lat",
+    "reporter_email": "email",
+    "reporter_phone": "phone",
+    "reporter_name": "first_name",
+    "address": "address_string",
+    "photos": "media",
+    "idempotency_key": "Idempotency-Key",
+}
+
+
+def _descriptions(exc: ValidationError) -> list[str]:
+    if not hasattr(exc, "error_dict"):
+        return [str(m) for m in exc.messages]
+    return [
+        str(message) if field == NON_FIELD_ERRORS else f"{PARAMETER_NAMES.get(field, field)}: {message}"
+        for field, messages in exc.message_dict.items()
+        for message in messages
+    ]
+
+
+def _jurisdictions() -> set[str]:
+    ids = getattr(settings, "OPEN137_OPEN311_JURISDICTION_IDS", None) or [settings.OPEN137_CITY]
+    return {str(j).lower() for j in ids}
+
+
+def _read_params(request: HttpRequest) -> QueryDict:
+    """Query string and (for a POST) form or multipart body in one: some clients put `api_key` or
+    `jurisdiction_id` in the URL of a POST. The body wins when a name is in both."""
+    merged = request.GET.copy()
+    if request.method == "POST":
+        for key, values in request.POST.lists():
+            merged.setlist(key, values)
+        _ = request.FILES
+    return merged
+
+
+def _has_nul(merged: QueryDict, kwargs: dict[str, Any]) -> bool:
+    # PostgreSQL text cannot hold a NUL: such a value must be refused here, not fail in the query.
+    texts = [
+        *merged.keys(),
+        *(v for _k, values in merged.lists() for v in values),
+        *map(str, kwargs.values()),
+    ]
+    return any("\x00" in text for text in texts)
+
+
+def endpoint(*, methods: tuple[str, ...] = ("GET",)) -> Callable[[Callable[..., HttpResponse]], Any]:
+    """Format by suffix, language, method, parameter sanity and jurisdiction, then the view; errors
+    in the spec's shape."""
+    allowed = {*methods, "HEAD"} if "GET" in methods else set(methods)
+
+    def decorator(view: Callable[..., HttpResponse]) -> Any:
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request: HttpRequest, fmt: str, **kwargs: Any) -> HttpResponse:
+            if fmt not in FORMATS:
+                return render_errors(
+                    "xml",
+                    status=404,
+                    descriptions=[_("Unknown format “%(f)s”: use xml or json.") % {"f": fmt[:20]}],
+                )
+            if request.method not in allowed:
+                response = render_errors(
+                    fmt,
+                    status=400,
+                    descriptions=[_("Method %(m)s is not allowed here.") % {"m": request.method}],
+                )
+                response["Allow"] = ", ".join(sorted(allowed))
+                return response
+            try:
+                merged = _read_params(request)
+            except (MultiPartParserError, SuspiciousOperation, UnreadablePostError):
+                return render_errors(fmt, status=400, descriptions=[_("The request body could not be read.")])
+            lang = params.language(request, merged)
+            with translation.override(lang):
+                try:
+                    if _has_nul(merged, kwargs):
+                        raise Open311Error(400, _("Parameters must not contain NUL characters."))
+                    jurisdiction = params.value(merged, "jurisdiction_id")
+                    if jurisdiction is not None and jurisdiction.lower() not in _jurisdictions():
+                        raise Open311Error(
+                            404, _("jurisdiction_id “%(j)s” not found.") % {"j": jurisdiction[:60]}
+                        )
+                    response = view(request, Call(fmt, lang, merged), **kwargs)
+                except Open311Error as exc:
+                    return render_errors(fmt, status=exc.status, descriptions=exc.descriptions)
+                except ValidationError as exc:
+                    return render_errors(fmt, status=400, descriptions=_descriptions(exc))
+            patch_vary_headers(response, ["Accept-Language"])
+            return response
+
+        return wrapper
+
+    return decorator
+
+
+def _base_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri(reverse("open311:root"))
+
+
+@endpoint()
+def discovery(request: HttpRequest, call: Call) -> HttpResponse:
+    return render(
+        call.fmt, root="discovery", item=None, data=documents.discovery(base_url=_base_url(request))
+    )
+
+
+@csrf_exempt
+def root(request: HttpRequest) -> HttpResponse:
+    """The base URL answers with the discovery document, in XML (the spec's required format)."""
+    return discovery(request, fmt="xml")
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+    return render_errors("xml", status=404, descriptions=[_("No such Open311 endpoint.")])
+
+
+@endpoint()
+def services(request: HttpRequest, call: Call) -> HttpResponse:
+    data = [documents.service(row, call.lang) for row in service_list()]
+    return render(call.fmt, root="services", item="service", data=data)
+
+
+@endpoint()
+def service_definition(request: HttpRequest, call: Call, service_code: str) -> HttpResponse:
+    category = category_get(code=service_code)
+    if category is None:
+        raise Open311Error(404, _("service_code “%(code)s” not found.") % {"code": service_code[:60]})
+    data = documents.service_definition(
+        service_code=category.code, attributes=service_attributes(category_id=category.pk), lang=call.lang
+    )
+    return render(call.fmt, root="service_definition", item=None, data=data)
+
+
+def _requests_document(request: HttpRequest, call: Call, filters: RequestFilters) -> list[dict[str, Any]]:
+    extensions = (params.value(call.params, "extensions") or "").lower() in {"true", "1", "yes"}
+    rows = request_rows(filters=filters)
+    notes = request_notes(report_ids=[row["id"] for row in rows]) if extensions else None
+    return [
+        documents.request(
+            row,
+            call.lang,
+            absolute_url=request.build_absolute_uri,
+            notes=notes[row["id"]] if notes is not None else None,
+        )
+        for row in rows
+    ]
+
+
+@endpoint(methods=("GET", "POST"))
+def requests(request: HttpRequest, call: Call) -> HttpResponse:
+    if request.method == "POST":
+        return _request_create(request, call)
+    ids = params.csv(call.params, "service_request_id")
+    if ids:
+        if len(ids) > params.MAX_IDS:
+            raise Open311Error(400, _("At most %(n)d service_request_id values.") % {"n": params.MAX_IDS})
+        filters = RequestFilters(ids=[tracking_code_normalize(i) for i in ids])
+    else:
+        start, end = params.date_window(call.params)
+        offset, limit = params.paging(call.params)
+        near, radius = params.near(call.params)
+        filters = RequestFilters(
+            service_codes=params.csv(call.params, "service_code"),
+            start=start,
+            end=end,
+            statuses=params.statuses(call.params),
+            bbox=params.bbox(call.params),
+            near=near,
+            radius_m=radius,
+            offset=offset,
+            limit=limit,
+        )
+    data = _requests_document(request, call, filters)
+    return render(call.fmt, root="service_requests", item="request", data=data)
+
+
+def _request_create(request: HttpRequest, call: Call) -> HttpResponse:
+    p = call.params
+    api_key_text = params.value(p, "api_key")
+    api_key = api_key_authenticate(key=api_key_text)
+    if api_key is None:
+        raise Open311Error(
+            403,
+            _("api_key is missing: it is needed to submit a request.")
+            if api_key_text is None
+            else _("api_key is not valid or has been revoked."),
+        )
+    service_code = params.value(p, "service_code")
+    if service_code is None:
+        raise Open311Error(400, _("service_code is required."))
+    category = category_get(code=service_code)
+    if category is None:
+        raise Open311Error(404, _("service_code “%(code)s” not found.") % {"code": service_code[:60]})
+    location = params.report_location(p)
+    address_string = params.value(p, "address_string") or ""
+    address_id = params.value(p, "address_id") or ""
+    if location is None and not address_string and not address_id:
+        raise Open311Error(400, _("A location is required: lat and long, or address_string, or address_id."))
+    submission = open311_request_submit(
+        api_key=api_key,
+        category=category,
+        location=location,
+        address_string=address_string,
+        address_id=address_id,
+        attributes=params.attributes(p),
+        attribute_definitions=service_attributes(category_id=category.pk),
+        description=params.value(p, "description") or "",
+        email=params.value(p, "email") or "",
+        first_name=params.value(p, "first_name") or "",
+        last_name=params.value(p, "last_name") or "",
+        phone=params.value(p, "phone") or "",
+        device_id=params.value(p, "device_id") or "",
+        account_id=params.value(p, "account_id") or "",
+        media_url=params.value(p, "media_url") or "",
+        photos=request.FILES.getlist("media"),
+        idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
+    )
+    code = submission.report.tracking_code
+    data = documents.post_response(
+        service_request_id=code,
+        notice=_("Your report was received by the 137 centre. Its tracking code is %(code)s.")
+        % {"code": code},
+        account_id=params.value(p, "account_id"),
+    )
+    return render(call.fmt, root="service_requests", item="request", data=data)
+
+
+@endpoint()
+def request_detail(request: HttpRequest, call: Call, service_request_id: str) -> HttpResponse:
+    data = _requests_document(
+        request, call, RequestFilters(ids=[tracking_code_normalize(service_request_id)])
+    )
+    if not data:
+        raise Open311Error(404, _("service_request_id “%(id)s” not found.") % {"id": service_request_id[:60]})
+    return render(call.fmt, root="service_requests", item="request", data=data)
+
+
+@endpoint()
+def token(request: HttpRequest, call: Call, token: str) -> HttpResponse:
+    service_request_id = request_id_for_token(token=token)
+    if service_request_id is None:
+        raise Open311Error(404, _("token “%(t)s” not found.") % {"t": token[:60]})
+    data = [{"service_request_id": service_request_id, "token": token}]
+    return render(call.fmt, root="service_requests", item="request", data=data)
+
+
+@endpoint()
+def request_updates(request: HttpRequest, call: Call) -> HttpResponse:
+    start, end = params.date_window(call.params)
+    offset, limit = params.paging(call.params)
+    rows = request_update_rows(start=start, end=end, offset=offset, limit=limit)
+    data = [documents.request_update(row) for row in rows]
+    return render(call.fmt, root="service_request_updates", item="request_update", data=data)

@@ -12,7 +12,7 @@ setup:
 demo: setup
 	@$(PY) manage.py demo_load
 	@$(PY) manage.py demo_logins
-	@$(PY) manage.py runserver 127.0.0.1:8000 --noreload
+	@bash scripts/serve.sh
 
 test: setup
 	@$(PY) -m pytest -p no:cacheprovider -n 2 $(PYTEST_ARGS)

@@ -29,7 +29,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --- 2. Python virtualenv ------------------------------------------------------------------------
-stamp=".venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
+stamp=".venv/.installed-$(cat pyproject.toml requirements.lock | sha1sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   say "installing Python dependencies into .venv"
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
@@ -39,7 +39,7 @@ import tomllib
 p = tomllib.load(open("pyproject.toml", "rb"))["project"]
 print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))
 PY
-  .venv/bin/python -m pip install -q -r .venv/requirements.txt >>.venv/pip.log 2>&1 || { cat .venv/pip.log; exit 1; }
+  .venv/bin/python -m pip install -q -r .venv/requirements.txt -c requirements.lock >>.venv/pip.log 2>&1 || { cat .venv/pip.log; exit 1; }
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 
@@ -79,7 +79,7 @@ else
     "${run_pg[@]}" "$PGBIN/pg_ctl" -D "$datadir" -l "$datadir/server.log" -w -t 60 \
       -o "-p $PGPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=''" start >/dev/null
   fi
-  psql=(psql -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
+  psql=(env PGOPTIONS=--client-min-messages=warning psql -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
   if [ -z "$("${psql[@]}" -d postgres -c "select 1 from pg_database where datname='open137'")" ]; then
     "${psql[@]}" -d postgres -c "create database open137" >/dev/null
   fi

@@ -17,6 +17,15 @@ from districts.models import DistrictLevel
 from districts.selectors import DistrictMatch, Routing, ServiceAreaMatch, district_list_geojson
 
 
+def field_error(field: str, message: str) -> ValidationError:
+    """A 400 in the API's error shape: a readable `error` sentence naming the field, and `detail`.
+
+    Built here rather than as `ValidationError({field: [message]})`, which the project's exception
+    handler would flatten into `error` as the Python repr of a list of ErrorDetail objects.
+    """
+    return ValidationError({"error": f"{field}: {message}", "detail": {field: [message]}})
+
+
 def district_json(district: DistrictMatch | None) -> dict[str, Any] | None:
     if district is None:
         return None
@@ -72,7 +81,7 @@ class DistrictListGeoJsonApi(APIView):
         level = None
         if raw not in (None, ""):
             if raw not in {str(v) for v in DistrictLevel.values}:
-                raise ValidationError({"level": [_("level must be 0, 1 or 2.")]})
+                raise field_error("level", _("level must be 0, 1 or 2."))
             level = int(raw)
         response = HttpResponse(district_list_geojson(level=level), content_type="application/geo+json")
         response["Cache-Control"] = "public, max-age=300"

@@ -55,7 +55,10 @@ def district_pieces_rebuild(*, district_ids: Iterable[int]) -> None:
             [settings.OPEN137_SUBDIVIDE_MAX_VERTICES, ids],
         )
         cursor.execute(
-            "UPDATE districts_district SET area_m2 = ST_Area(boundary::geography), boundary_updated_at = %s WHERE id = ANY(%s)",
+            # Whole square metres: two districts of the same size must tie on area, so that the lower
+            # code decides, not floating-point noise.
+            "UPDATE districts_district SET area_m2 = round(ST_Area(boundary::geography)), boundary_updated_at = %s"
+            " WHERE id = ANY(%s)",
             [timezone.now(), ids],
         )
 

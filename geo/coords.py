@@ -43,7 +43,11 @@ def parse_number(value: object, *, field: str) -> float:
             _("%(field)s is required and must be a number.") % {"field": field}, field=field
         )
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            # An integer too large for a float (JSON bodies bring ints of any size): not a coordinate.
+            number = math.inf
     elif isinstance(value, str):
         text = normalize_digits(value).strip().replace("٫", ".")
         if not text:

@@ -23,6 +23,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "error" not in response.data:
         data = response.data
-        message = data.get("detail") if "detail" in data else "; ".join(f"{k}: {v}" for k, v in data.items())
+        message = data.get("detail") if "detail" in data else "; ".join(f"{k}: {_text(v)}" for k, v in data.items())
         response.data = {"error": str(message), "detail": data}
     return response
+
+
+def _text(value: Any) -> str:
+    """DRF's error details (lists and dicts of ErrorDetail) as the plain sentences they hold."""
+    if isinstance(value, list | tuple):
+        return " ".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_text(v)}" for k, v in value.items())
+    return str(value)

@@ -41,6 +41,9 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list(
     "OPEN137_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
 )
+if PRODUCTION and not ALLOWED_HOSTS:
+    # Without it every request would get a 400: say so at start-up instead.
+    raise ImproperlyConfigured("OPEN137_ALLOWED_HOSTS must be set when OPEN137_PRODUCTION=1 (e.g. 137.example.ir).")
 CSRF_TRUSTED_ORIGINS = env_list("OPEN137_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -107,6 +110,12 @@ _db_url = os.environ.get("DATABASE_URL") or f"postgis://postgres@127.0.0.1:{OPEN
 DATABASES = {"default": dj_database_url.parse(_db_url, conn_max_age=60, conn_health_checks=True)}
 # postgres:// URLs are accepted too: the spatial backend is always PostGIS.
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+# The routing queries (run for every report and locate call) are sent as prepared statements, so
+# PostgreSQL plans them once per connection; Django's own queries still bind client-side and are not
+# affected. Behind a pooler without prepared-statement support (PgBouncer before 1.21 in transaction
+# mode) set OPEN137_DB_PREPARE=0.
+if env_bool("OPEN137_DB_PREPARE", True):
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 # Separate test databases let several test runs share one cluster (parallel developers, xdist adds
 # its own _gwN suffix on top).
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("OPEN137_TEST_DB_NAME", "test_open137")}

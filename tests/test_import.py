@@ -22,8 +22,11 @@ from districts.importing import BoundaryImportError, ImportSummary, boundary_imp
 from districts.models import BoundarySet, District, DistrictLevel, DistrictPiece
 from districts.selectors import district_for_point
 
+# These tests match the English wording of the messages.
+pytestmark = pytest.mark.usefixtures("english")
+
 OGR2OGR = shutil.which("ogr2ogr") or "/usr/bin/ogr2ogr"
-QAZVIN_COUNTIES = Path("/work/shared/data/osm/qazvin_province_counties.geojson")
+QAZVIN_COUNTIES = Path(__file__).resolve().parent / "data" / "osm" / "qazvin_province_counties.geojson"
 # Qazvin city centre, and the same point in UTM zone 39N metres.
 QAZVIN_LON, QAZVIN_LAT = 50.0, 36.27
 _UTM = Point(QAZVIN_LON, QAZVIN_LAT, srid=4326).transform(32639, clone=True)

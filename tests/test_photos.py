@@ -20,6 +20,9 @@ from issues.models import Category, OutboxMessage, Report, ReportPhoto
 from issues.photos import HEIF_SUPPORTED, photo_gps, photo_process, photo_save
 from issues.services import report_submit
 
+# These tests match the English wording of the messages.
+pytestmark = pytest.mark.usefixtures("english")
+
 # Where the test photos "were taken": Qazvin, 36°16'12.5"N 50°0'36"E.
 LAT_DMS = (36, 16, 12.5)
 LON_DMS = (50, 0, 36)

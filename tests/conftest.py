@@ -1,0 +1,199 @@
+"""Shared fixtures: hand-made square districts near Qazvin, departments, service areas, categories.
+
+Coordinates are small squares around 50.0E 36.27N (Qazvin), so distances in metres are real: at this
+latitude 0.001 degree is about 111 m north-south and about 90 m east-west.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import pytest
+from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Point, Polygon
+from rest_framework.test import APIClient
+
+from districts.models import BoundarySet, Department, District, DistrictLevel, ServiceArea
+from districts.services import (
+    boundary_set_activate,
+    boundary_set_create,
+    department_create,
+    district_create,
+    service_area_create,
+)
+from geo.srid import GEO_SRID
+from issues.models import Category, MessageKind
+
+# WGS 84 ellipsoid, for the expected length of a degree at a latitude (checks on reported metres).
+_A = 6_378_137.0
+_E2 = 6.694379990141316e-3
+
+
+def metres_per_degree_lat(lat: float) -> float:
+    phi = math.radians(lat)
+    return math.pi / 180 * _A * (1 - _E2) / (1 - _E2 * math.sin(phi) ** 2) ** 1.5
+
+
+def metres_per_degree_lon(lat: float) -> float:
+    phi = math.radians(lat)
+    return math.pi / 180 * _A * math.cos(phi) / math.sqrt(1 - _E2 * math.sin(phi) ** 2)
+
+
+def pt(lon: float, lat: float) -> Point:
+    return Point(lon, lat, srid=GEO_SRID)
+
+
+def rect(x0: float, y0: float, x1: float, y1: float) -> Polygon:
+    """An axis-aligned rectangle in degrees (lon x0..x1, lat y0..y1)."""
+    return Polygon(((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)), srid=GEO_SRID)
+
+
+def square(x0: float, y0: float, size: float = 0.01) -> Polygon:
+    return rect(x0, y0, x0 + size, y0 + size)
+
+
+def multi(*polygons: Polygon) -> MultiPolygon:
+    return MultiPolygon(*polygons, srid=GEO_SRID)
+
+
+@dataclass
+class D:
+    """What one district of a hand-made boundary set looks like."""
+
+    code: str
+    boundary: GEOSGeometry
+    level: int = DistrictLevel.REGION
+    parent: str | None = None
+    name_fa: str = ""
+    name_en: str = ""
+
+
+@dataclass
+class BuiltSet:
+    boundary_set: BoundarySet
+    districts: dict[str, District] = field(default_factory=dict)
+
+    def __getitem__(self, code: str) -> District:
+        return self.districts[code]
+
+
+@pytest.fixture
+def boundary_set_factory(db) -> Callable[..., BuiltSet]:
+    """Build a boundary set from `D` specs through the services (pieces and areas included)."""
+    counter = iter(range(1, 1000))
+
+    def make(districts: Iterable[D], *, name: str = "", activate: bool = True) -> BuiltSet:
+        built = BuiltSet(boundary_set_create(name=name or f"test set {next(counter)}"))
+        for spec in districts:
+            built.districts[spec.code] = district_create(
+                boundary_set=built.boundary_set,
+                code=spec.code,
+                name_fa=spec.name_fa or f"ناحیه {spec.code}",
+                name_en=spec.name_en or f"District {spec.code}",
+                boundary=spec.boundary,
+                level=spec.level,
+                parent=built.districts[spec.parent] if spec.parent else None,
+            )
+        if activate:
+            boundary_set_activate(boundary_set=built.boundary_set)
+        return built
+
+    return make
+
+
+@pytest.fixture
+def department_factory(db) -> Callable[..., Department]:
+    def make(code: str, name_fa: str = "", name_en: str = "") -> Department:
+        return department_create(
+            code=code, name_fa=name_fa or f"اداره {code}", name_en=name_en or code.title()
+        )
+
+    return make
+
+
+@pytest.fixture
+def service_area_factory(db) -> Callable[..., ServiceArea]:
+    def make(department: Department, code: str, **kwargs: object) -> ServiceArea:
+        kwargs.setdefault("unit_name_fa", f"واحد {code}")
+        kwargs.setdefault("unit_name_en", f"Unit {code}")
+        return service_area_create(department=department, code=code, **kwargs)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def category_factory(db) -> Callable[..., Category]:
+    def make(code: str, department: Department, **kwargs: object) -> Category:
+        kwargs.setdefault("name_fa", f"موضوع {code}")
+        kwargs.setdefault("name_en", code.replace("-", " ").title())
+        return Category.objects.create(code=code, department=department, **kwargs)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+# The standard test city:
+#   R1  region        lon 50.00-50.02, lat 36.26-36.28
+#   R2  region        lon 50.02-50.04, lat 36.26-36.28 (shares the edge lon=50.02 with R1)
+#   S11 sub-district  lon 50.005-50.01, lat 36.265-36.27, inside R1
+# Department "roads": a unit following R1 (so S11 too, by ancestry), one following R2, a central unit.
+# Categories: "pothole" (needs a location) and "suggestion" (may have none).
+CITY_POINTS = SimpleNamespace(
+    r1=(50.015, 36.275),
+    s11=(50.0075, 36.2675),
+    r2=(50.03, 36.27),
+    edge_r1_r2=(50.02, 36.27),
+)
+
+
+@pytest.fixture
+def city(boundary_set_factory, department_factory, service_area_factory, category_factory) -> SimpleNamespace:
+    built = boundary_set_factory(
+        [
+            D("R1", rect(50.00, 36.26, 50.02, 36.28), name_fa="منطقه یک", name_en="Region One"),
+            D("R2", rect(50.02, 36.26, 50.04, 36.28), name_fa="منطقه دو", name_en="Region Two"),
+            D(
+                "S11",
+                rect(50.005, 36.265, 50.01, 36.27),
+                level=DistrictLevel.SUB_DISTRICT,
+                parent="R1",
+                name_fa="ناحیه یک یک",
+                name_en="Sub-district 1-1",
+            ),
+        ],
+        name="city v1",
+    )
+    roads = department_factory("roads", "معاونت حمل و نقل و ترافیک", "Roads")
+    areas = SimpleNamespace(
+        r1=service_area_factory(roads, "roads-r1", district_code="R1", unit_name_en="Roads unit R1"),
+        r2=service_area_factory(roads, "roads-r2", district_code="R2", unit_name_en="Roads unit R2"),
+        central=service_area_factory(roads, "roads-central", is_default=True, unit_name_en="Roads HQ"),
+    )
+    pothole = category_factory("pothole", roads, name_en="Pothole")
+    suggestion = category_factory(
+        "suggestion", roads, name_en="Suggestion", kind=MessageKind.SUGGESTION, location_required=False
+    )
+    return SimpleNamespace(
+        set=built.boundary_set,
+        districts=built.districts,
+        roads=roads,
+        areas=areas,
+        pothole=pothole,
+        suggestion=suggestion,
+        points=CITY_POINTS,
+    )
+
+
+@pytest.fixture
+def english():
+    """Messages in English for tests that match their wording (Persian is the default language)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

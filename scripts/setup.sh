@@ -16,7 +16,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # PostGIS for PostgreSQL 15 and the GDAL/GEOS/PROJ libraries that GeoDjango loads; gdal-bin gives
 # ogr2ogr, which the tests use to write Shapefiles and GeoPackages.
 pkgs=(postgresql-15 postgresql-15-postgis-3 postgresql-client-15 libgdal32 libgeos-c1v5 libproj25 gdal-bin
-      python3-venv python3-dev gettext chromium)
+      python3-venv python3-dev gettext chromium wrk)
 command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
@@ -88,6 +88,6 @@ fi
 
 # --- 5. Schema and static files ----------------------------------------------------------------------
 .venv/bin/python manage.py migrate --noinput -v 0
-.venv/bin/python manage.py compilemessages -v 0 --ignore ".venv" --ignore "node_modules" >/dev/null
+[ -d locale ] && .venv/bin/python manage.py compilemessages -v 0 --ignore ".venv" --ignore "node_modules" >/dev/null
 .venv/bin/python manage.py collectstatic --noinput -v 0
 say "set-up done"

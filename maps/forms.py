@@ -1,0 +1,239 @@
+"""Forms of the citizen's pages: report a problem, look up a report, add information, say whether a
+problem was fixed. They parse and validate input; the writes happen in issues.services."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from django import forms
+from django.contrib.gis.geos import Point
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext_lazy as _
+
+from districts.selectors import point_from_lat_lon
+from geo.coords import CoordinateError
+from geo.srid import GEO_SRID
+from geo.text import normalize_digits
+from issues.models import MessageKind
+from issues.services import MAX_PHOTOS, TRACKING_LENGTH
+from maps.selectors import PlaceMatch, place_search
+
+DESCRIPTION_MAX = 4000
+
+
+class CitizenForm(forms.Form):
+    """Labels without a trailing colon: they sit above their fields, in Persian and English alike."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class MultipleImageInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class PhotosField(forms.FileField):
+    """Up to MAX_PHOTOS images in one <input type=file multiple>. Only the count is checked here:
+    decoding, orientation and metadata stripping are the photo processing's job (a bad file comes
+    back from report_submit as an error on `photos`)."""
+
+    widget = MultipleImageInput(attrs={"accept": "image/*", "multiple": True})
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
+        files = [f for f in (data if isinstance(data, list | tuple) else [data]) if f]
+        if len(files) > MAX_PHOTOS:
+            raise ValidationError(
+                _("At most %(n)d photos, please choose fewer.") % {"n": MAX_PHOTOS}, code="too_many"
+            )
+        return [super(PhotosField, self).clean(f, initial) for f in files]
+
+
+class ReportForm(CitizenForm):
+    """A citizen's report. The category radios are drawn by the template (grouped by department, with
+    icons); `lat`/`lon` are set by the map, `place` is the way to report without it."""
+
+    category = forms.ChoiceField(label=_("What is the problem about?"))
+    kind = forms.ChoiceField(
+        label=_("Kind of message"),
+        required=False,
+        choices=[("", _("As the category says")), *MessageKind.choices],
+    )
+    description = forms.CharField(
+        label=_("Description"),
+        required=False,
+        max_length=DESCRIPTION_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("What is wrong, and where exactly (a landmark, a house number)."),
+    )
+    photos = PhotosField(label=_("Photos"), help_text=_("Up to three photos."))
+    lat = forms.CharField(required=False, widget=forms.HiddenInput)
+    lon = forms.CharField(required=False, widget=forms.HiddenInput)
+    place = forms.CharField(
+        label=_("Or type the name of the district"),
+        required=False,
+        max_length=200,
+        help_text=_("Without the map: the report is placed in the district you name."),
+    )
+    reporter_name = forms.CharField(label=_("Your name"), required=False, max_length=200)
+    reporter_phone = forms.CharField(
+        label=_("Mobile phone"),
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(
+            attrs={"type": "tel", "inputmode": "tel", "autocomplete": "tel", "dir": "ltr"}
+        ),
+        help_text=_("We text you the tracking code."),
+    )
+    reporter_email = forms.EmailField(
+        label=_("E-mail"),
+        required=False,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "dir": "ltr"}),
+    )
+    consent_contact = forms.BooleanField(
+        label=_("The municipality may contact me about this report"), required=False
+    )
+    idempotency_key = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, categories: Sequence[dict[str, Any]], **kwargs: Any) -> None:
+        # `categories`: the public category rows (issues.selectors.category_list_public).
+        super().__init__(*args, **kwargs)
+        self.categories = {c["code"]: c for c in categories}
+        category_field = self.fields["category"]
+        assert isinstance(category_field, forms.ChoiceField)
+        category_field.choices = [(c["code"], c["code"]) for c in categories]
+        self.fields["reporter_name"].widget.attrs["autocomplete"] = "name"
+        self.fields["place"].widget.attrs.update({"list": "district-names", "autocomplete": "off"})
+        # Filled in by clean(): the point, and the district picked by name when there was no pin.
+        self.location: Point | None = None
+        self.place_match: PlaceMatch | None = None
+
+    @staticmethod
+    def new_idempotency_key() -> str:
+        return str(uuid.uuid4())
+
+    @property
+    def selected_category(self) -> dict[str, Any] | None:
+        code = self["category"].value()
+        return self.categories.get(code) if isinstance(code, str) else None
+
+    def clean_idempotency_key(self) -> str | None:
+        # A key that is not one of ours (tampered, truncated) protects nothing: the submission goes
+        # ahead without double-submit protection rather than being refused.
+        value = self.cleaned_data.get("idempotency_key") or ""
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            return None
+
+    def clean_reporter_phone(self) -> str:
+        # Phones send Persian digits; the SMS gateway wants ASCII.
+        return normalize_digits(self.cleaned_data.get("reporter_phone", "")).strip()
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        category = self.categories.get(data.get("category", ""))
+        lat, lon = (data.get("lat") or "").strip(), (data.get("lon") or "").strip()
+        place = (data.get("place") or "").strip()
+        if lat or lon:
+            # The pin wins over a typed district name: it is where the citizen actually pointed.
+            try:
+                self.location = point_from_lat_lon(lat=lat, lon=lon)
+            except CoordinateError as exc:
+                self.add_error("lat", exc.message)
+                return data
+        elif place:
+            matches = place_search(query=place, limit=6)
+            best = [m for m in matches if m.rank == 0] or matches
+            if not best:
+                self.add_error(
+                    "place",
+                    _("No district is called “%(place)s”. Check the spelling or put a pin on the map.")
+                    % {"place": place[:60]},
+                )
+            elif len(best) > 1 and best[0].rank > 0:
+                names = "، ".join(m.name_fa for m in best[:5])
+                self.add_error(
+                    "place",
+                    _("Several districts match “%(place)s”: %(names)s. Type more of the name.")
+                    % {"place": place[:60], "names": names},
+                )
+            else:
+                self.place_match = best[0]
+                self.location = Point(best[0].lon, best[0].lat, srid=GEO_SRID)
+        if self.location is None and category is not None and category["location_required"]:
+            self.add_error(
+                "lat",
+                _("This category needs a location: tap the map, use your location, or type the district."),
+            )
+        return data
+
+
+def normalize_tracking_code(value: str) -> str:
+    """A tracking code as typed or read out: any case, Persian digits, spaces or dashes between the
+    groups; the stored form is upper-case letters and digits only."""
+    text = normalize_digits(value or "").upper()
+    return "".join(ch for ch in text if ch.isascii() and ch.isalnum())[: TRACKING_LENGTH * 2]
+
+
+class TrackLookupForm(CitizenForm):
+    code = forms.CharField(
+        label=_("Tracking code"),
+        max_length=40,
+        widget=forms.TextInput(
+            attrs={
+                "dir": "ltr",
+                "autocapitalize": "characters",
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "placeholder": "ACDE-FGHJ",
+            }
+        ),
+    )
+
+    def clean_code(self) -> str:
+        code = normalize_tracking_code(self.cleaned_data["code"])
+        if len(code) != TRACKING_LENGTH:
+            raise ValidationError(
+                _("A tracking code has %(n)d letters and digits, like ACDE-FGHJ.") % {"n": TRACKING_LENGTH}
+            )
+        return code
+
+
+class AddInfoForm(CitizenForm):
+    text = forms.CharField(
+        label=_("More information"),
+        required=False,
+        max_length=DESCRIPTION_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    photos = PhotosField(label=_("Photos"), help_text=_("Up to three photos."))
+    t = forms.CharField(widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        if not (data.get("text") or "").strip() and not data.get("photos"):
+            raise ValidationError(_("Write something or add a photo."), code="empty")
+        return data
+
+
+class FeedbackForm(CitizenForm):
+    fixed = forms.TypedChoiceField(
+        label=_("Is the problem fixed?"),
+        choices=[("yes", _("Yes, it is fixed")), ("no", _("No, it is not fixed"))],
+        coerce=lambda v: v == "yes",
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(
+        label=_("Anything to add?"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    t = forms.CharField(widget=forms.HiddenInput)

@@ -1,0 +1,50 @@
+/* Shared map set-up for the citizen's pages: the city view, optional base tiles, district outlines.
+   Base tiles come from a configurable URL and may be missing or unreachable: the outlines are drawn
+   from the app's own API, so the map still shows the city on a plain background. */
+(function () {
+  "use strict";
+  var colours = { 0: "#5f6368", 1: "#0b6e4f", 2: "#c07a00" };
+
+  function create(el, options) {
+    var d = el.dataset;
+    var center = [parseFloat(d.centerLat) || 36.269, parseFloat(d.centerLon) || 50.004];
+    var map = L.map(el, options || {}).setView(center, parseInt(d.zoom, 10) || 12);
+    if (d.tiles) {
+      L.tileLayer(d.tiles, { maxZoom: 19, attribution: d.attribution || "" }).addTo(map);
+    }
+    return map;
+  }
+
+  function districts(map, url, options) {
+    options = options || {};
+    var rtl = document.documentElement.dir === "rtl";
+    if (!url || !window.fetch) { return Promise.resolve(null); }
+    return fetch(url, { headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (fc) {
+        if (!fc || !fc.features) { return null; }
+        var layer = L.geoJSON(fc, {
+          interactive: !!options.tooltips,
+          style: function (f) {
+            var level = f.properties.level;
+            return { color: colours[level] || "#333", weight: level === 0 ? 1 : 2,
+                     fillOpacity: level === 0 ? 0 : 0.06, dashArray: level === 0 ? "4 4" : null };
+          },
+          onEachFeature: function (f, l) {
+            if (!options.tooltips) { return; }
+            var p = f.properties;
+            l.bindTooltip(rtl ? p.name_fa : (p.name_en || p.name_fa));
+          }
+        }).addTo(map);
+        layer.bringToBack();
+        var regions = fc.features.filter(function (f) { return f.properties.level > 0; });
+        if (options.fit && regions.length) {
+          map.fitBounds(L.geoJSON({ type: "FeatureCollection", features: regions }).getBounds());
+        }
+        return layer;
+      })
+      .catch(function () { return null; });
+  }
+
+  window.Open137Map = { create: create, districts: districts };
+})();

@@ -1,0 +1,212 @@
+"""The citizen's flow in a real browser: Debian's Chromium driven by Playwright, against the live
+server, with no base tiles (no network needed): pick a category, tap the map, describe, send, read
+the tracking code, follow the report. Also: a 360-pixel phone screen has no horizontal scroll.
+
+Screenshots land in var/screenshots/ for a human look at the Persian, right-to-left pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+
+from issues.models import Report, ReportStatus
+from tests.test_pages import build_town
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(django_settings.BASE_DIR) / "var" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser(django_db_setup, django_db_blocker) -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    # Playwright's sync API keeps an event loop running in this thread, which makes Django think the
+    # tests' plain synchronous ORM calls (and the database flush between tests) are async code.
+    with pytest.MonkeyPatch.context() as mp, playwright_sync.sync_playwright() as p:
+        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def site(settings, live_server):
+    # No base tiles: the pages must work on the district outlines alone, and the test needs no network.
+    settings.OPEN137_TILE_URL = ""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    town = build_town()
+    return live_server.url, town
+
+
+def _errors_collector(page) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    return errors
+
+
+def test_report_a_problem_with_the_map_and_follow_it(browser, site):
+    base, _town = site
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="fa-IR")
+    page = context.new_page()
+    errors = _errors_collector(page)
+    page.goto(f"{base}/report/")
+    assert page.get_attribute("html", "dir") == "rtl"
+    # The district outlines are drawn from the app's own API (there are no tiles).
+    page.wait_for_selector("#report-map .leaflet-overlay-pane path")
+    page.screenshot(path=str(SCREENSHOTS / "report-fa-desktop.png"))
+
+    page.click("label[for=cat-pothole]")
+    box = page.locator("#report-map").bounding_box()
+    assert box is not None
+    # The map is fitted to the two regions side by side: a quarter from the left is in the western one.
+    page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
+    assert page.input_value("#id_lat") and page.input_value("#id_lon")
+    page.wait_for_selector("#report-map .leaflet-marker-icon")
+    assert "نشانه گذاشته شد" in page.inner_text("#pin-status")
+    # No open report of this category nearby yet: the list says so.
+    page.wait_for_selector("#nearby:not([hidden])")
+    assert "گزارش بازی" in page.inner_text("#nearby")
+    page.fill("#id_description", "چاله عمیق کنار ایستگاه اتوبوس")
+    page.screenshot(path=str(SCREENSHOTS / "report-fa-filled.png"))
+    page.click("#report-submit")
+    page.wait_for_url("**/report/thanks/**")
+
+    code = page.get_attribute("#tracking-code", "data-code")
+    assert code and page.inner_text("#tracking-code").strip() == f"{code[:4]}-{code[4:]}"
+    assert "?t=" in page.inner_text(".private-url")
+    page.screenshot(path=str(SCREENSHOTS / "thanks-fa.png"))
+    report = Report.objects.get(tracking_code=code)
+    assert report.district.code == "R1" and report.description == "چاله عمیق کنار ایستگاه اتوبوس"
+
+    page.click(".private-url a")
+    page.wait_for_url(f"**/track/{code}/?t=*")
+    assert page.inner_text("#tracking-code").strip() == f"{code[:4]}-{code[4:]}"
+    assert page.inner_text("#report-status").strip() == "دریافت شد"
+    assert "واحد راه منطقه مرکزی" in page.inner_text("#report-unit")
+    page.wait_for_selector("#track-map .leaflet-marker-icon")
+    page.screenshot(path=str(SCREENSHOTS / "track-fa.png"), full_page=True)
+
+    # The unit reports the work done; through the private link the citizen says it is not fixed.
+    Report.objects.filter(pk=report.pk).update(status=ReportStatus.DONE)
+    page.reload()
+    page.check("input[name=fixed][value=no]")
+    page.fill("#id_note", "هنوز چاله هست")
+    page.screenshot(path=str(SCREENSHOTS / "track-fa-feedback.png"), full_page=True)
+    page.click(".feedback-form button[type=submit]")
+    page.wait_for_selector(".message.success")
+    assert "گزارش‌دهنده می‌گوید مشکل برطرف نشده است" in page.inner_text("#timeline")
+
+    # A second citizen, on the same spot, is offered the first report: "me too".
+    page.goto(f"{base}/report/")
+    page.click("label[for=cat-pothole]")
+    page.wait_for_selector("#report-map .leaflet-overlay-pane path")
+    page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
+    page.wait_for_selector(f"#nearby a[href='/track/{code}/']")
+    page.click("#nearby .me-too")
+    page.wait_for_function("document.querySelector('#nearby .me-too').disabled")
+    page.wait_for_function("document.getElementById('pin-status').textContent.includes('همراهی شما ثبت شد')")
+    page.screenshot(path=str(SCREENSHOTS / "report-fa-nearby.png"))
+    report.refresh_from_db()
+    assert report.support_count == 1
+    assert errors == []
+    context.close()
+
+
+def test_phone_screen_has_no_horizontal_scroll_and_reports_by_district_name(browser, site):
+    base, _town = site
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="fa-IR",
+    )
+    page = context.new_page()
+    errors = _errors_collector(page)
+    page.goto(f"{base}/report/")
+    assert page.get_attribute("html", "dir") == "rtl"
+    page.wait_for_selector("#report-map .leaflet-overlay-pane path")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=str(SCREENSHOTS / "report-fa-360.png"), full_page=True)
+
+    # Without the map: the district's name (typed on an Arabic keyboard, ي) places the report.
+    page.click("label[for=cat-pothole]")
+    page.fill("#id_place", "شمالي")
+    page.fill("#id_description", "چراغ خیابان خاموش است")
+    page.click("#report-submit")
+    page.wait_for_url("**/report/thanks/**")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=str(SCREENSHOTS / "thanks-fa-360.png"), full_page=True)
+    code = page.get_attribute("#tracking-code", "data-code")
+    page.goto(f"{base}/track/{code}/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert page.inner_text("#report-status").strip() == "دریافت شد"
+    page.screenshot(path=str(SCREENSHOTS / "track-fa-360.png"), full_page=True)
+    assert Report.objects.get(tracking_code=code).district.code == "R2"
+
+    # A missing location is caught before sending (photos chosen would survive), with keyboard focus.
+    page.goto(f"{base}/report/")
+    page.click("label[for=cat-pothole]")
+    page.click("#report-submit")
+    assert page.url.endswith("/report/")
+    assert "هنوز نشانه‌ای نیست" in page.inner_text("#pin-status")
+    assert errors == []
+    context.close()
+
+
+def test_english_page_is_left_to_right(browser, site):
+    base, _town = site
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740}, locale="en-GB", extra_http_headers={"Accept-Language": "en"}
+    )
+    page = context.new_page()
+    page.goto(f"{base}/report/")
+    assert page.get_attribute("html", "dir") == "ltr"
+    page.wait_for_selector("#report-map .leaflet-overlay-pane path")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=str(SCREENSHOTS / "report-en-360.png"))
+    context.close()
+
+
+def test_without_javascript_the_form_still_works(browser, site):
+    base, _town = site
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740}, locale="fa-IR", java_script_enabled=False
+    )
+    page = context.new_page()
+    page.goto(f"{base}/report/")
+    assert page.is_hidden("#report-map")  # no empty map box without its script
+    page.click("label[for=cat-pothole]")
+    page.fill("#id_description", "درخت افتاده")
+    page.click("#report-submit")
+    # No location: the form comes back with the message by the location, the fields kept.
+    assert "این موضوع به مکان نیاز دارد" in page.inner_text("#location-errors")
+    assert page.input_value("#id_description") == "درخت افتاده"
+    assert page.is_checked("#cat-pothole")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=str(SCREENSHOTS / "report-fa-360-nojs-error.png"), full_page=True)
+    page.fill("#id_place", "مرکزی")
+    page.click("#report-submit")
+    page.wait_for_url("**/report/thanks/**")
+    assert (
+        Report.objects.get(tracking_code=page.get_attribute("#tracking-code", "data-code")).district.code
+        == "R1"
+    )
+    context.close()

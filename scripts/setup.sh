@@ -76,8 +76,13 @@ else
   fi
   if ! "${run_pg[@]}" "$PGBIN/pg_ctl" -D "$datadir" status >/dev/null 2>&1; then
     say "starting PostgreSQL on 127.0.0.1:$PGPORT"
-    "${run_pg[@]}" "$PGBIN/pg_ctl" -D "$datadir" -l "$datadir/server.log" -w -t 60 \
-      -o "-p $PGPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=''" start >/dev/null
+    if ! "${run_pg[@]}" "$PGBIN/pg_ctl" -D "$datadir" -l "$datadir/server.log" -w -t 60 \
+      -o "-p $PGPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=''" start >/dev/null; then
+      say "PostgreSQL did not start; the end of var/pgdata/server.log:"
+      tail -n 5 "$datadir/server.log" >&2
+      say "If another server holds port $PGPORT, stop it or choose another: OPEN137_PGPORT=N make ..."
+      exit 1
+    fi
   fi
   psql=(env PGOPTIONS=--client-min-messages=warning psql -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
   if [ -z "$("${psql[@]}" -d postgres -c "select 1 from pg_database where datname='open137'")" ]; then

@@ -141,7 +141,9 @@ class Report(models.Model):
     open311_token = models.CharField(max_length=32, unique=True, null=True, blank=True, editable=False)
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
     support_count = models.PositiveIntegerField(_("supporters"), default=0)
-    description_search = models.TextField(editable=False, blank=True, help_text="Normalised Persian text, for search.")
+    description_search = models.TextField(
+        editable=False, blank=True, help_text="Normalised Persian text, for search."
+    )
     expected_at = models.DateTimeField(_("expected by"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -222,7 +224,9 @@ class ReportSupport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["report", "fingerprint"], name="one_support_per_client")]
+        constraints = [
+            models.UniqueConstraint(fields=["report", "fingerprint"], name="one_support_per_client")
+        ]
 
 
 class CategoryAttribute(models.Model):
@@ -238,7 +242,9 @@ class CategoryAttribute(models.Model):
 
     category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="attributes")
     code = models.SlugField(_("code"), max_length=60)
-    datatype = models.CharField(_("datatype"), max_length=20, choices=Datatype.choices, default=Datatype.STRING)
+    datatype = models.CharField(
+        _("datatype"), max_length=20, choices=Datatype.choices, default=Datatype.STRING
+    )
     required = models.BooleanField(_("required"), default=False)
     description_fa = models.CharField(_("Persian question"), max_length=300)
     description_en = models.CharField(_("English question"), max_length=300, blank=True)
@@ -248,7 +254,9 @@ class CategoryAttribute(models.Model):
 
     class Meta:
         ordering = ["category", "order", "code"]
-        constraints = [models.UniqueConstraint(fields=["category", "code"], name="attribute_code_unique_in_category")]
+        constraints = [
+            models.UniqueConstraint(fields=["category", "code"], name="attribute_code_unique_in_category")
+        ]
 
     def __str__(self) -> str:
         return f"{self.category.code}.{self.code}"

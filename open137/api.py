@@ -23,7 +23,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "error" not in response.data:
         data = response.data
-        message = data.get("detail") if "detail" in data else "; ".join(f"{k}: {_text(v)}" for k, v in data.items())
+        message = (
+            _text(data["detail"])
+            if "detail" in data
+            else "; ".join(f"{k}: {_text(v)}" for k, v in data.items())
+        )
         response.data = {"error": str(message), "detail": data}
     return response
 

@@ -43,7 +43,9 @@ ALLOWED_HOSTS = env_list(
 )
 if PRODUCTION and not ALLOWED_HOSTS:
     # Without it every request would get a 400: say so at start-up instead.
-    raise ImproperlyConfigured("OPEN137_ALLOWED_HOSTS must be set when OPEN137_PRODUCTION=1 (e.g. 137.example.ir).")
+    raise ImproperlyConfigured(
+        "OPEN137_ALLOWED_HOSTS must be set when OPEN137_PRODUCTION=1 (e.g. 137.example.ir)."
+    )
 CSRF_TRUSTED_ORIGINS = env_list("OPEN137_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [

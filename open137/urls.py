@@ -1,18 +1,18 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from districts.apis import DistrictListGeoJsonApi
 
-api_patterns = [
+api_patterns: list[URLPattern | URLResolver] = [
     path("districts/", DistrictListGeoJsonApi.as_view(), name="district-list"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("", include("issues.api_urls")),
 ]
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),
     path("open311/v2/", include(("issues.open311.urls", "open311"))),

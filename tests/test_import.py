@@ -30,6 +30,7 @@ QAZVIN_COUNTIES = Path(__file__).resolve().parent / "data" / "osm" / "qazvin_pro
 # Qazvin city centre, and the same point in UTM zone 39N metres.
 QAZVIN_LON, QAZVIN_LAT = 50.0, 36.27
 _UTM = Point(QAZVIN_LON, QAZVIN_LAT, srid=4326).transform(32639, clone=True)
+assert isinstance(_UTM, Point)
 UTM_X, UTM_Y = round(_UTM.x), round(_UTM.y)
 
 Ring = list[list[float]]
@@ -440,7 +441,7 @@ def test_overlap_and_gap_areas_of_known_squares(tmp_path: Path) -> None:
             x, size_x = col * 1000, 1000
             if (row, col) == (2, 2):
                 x, size_x = x - 200, 1200
-            ring = [[UTM_X + x, UTM_Y + row * 1000]]
+            ring: list[list[float]] = [[UTM_X + x, UTM_Y + row * 1000]]
             ring += [
                 [UTM_X + x + size_x, UTM_Y + row * 1000],
                 [UTM_X + x + size_x, UTM_Y + row * 1000 + 1000],
@@ -459,6 +460,7 @@ def test_overlap_and_gap_areas_of_known_squares(tmp_path: Path) -> None:
     assert summary.gap_area_m2 == pytest.approx(1_000_000, rel=0.02)
     gap = summary.gaps[0]
     centre = Point(UTM_X + 1500, UTM_Y + 1500, srid=32639).transform(4326, clone=True)
+    assert isinstance(centre, Point)
     assert (gap.lon, gap.lat) == (pytest.approx(centre.x, abs=0.006), pytest.approx(centre.y, abs=0.006))
 
 

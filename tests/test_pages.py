@@ -419,7 +419,9 @@ def test_tracking_code_is_case_insensitive_and_typed_codes_are_found(client, tow
 
 def _private_token(client: Client, report: Report) -> str:
     page = html(client.get(f"/report/thanks/{report.tracking_code}/"))
-    return re.search(r"\?t=([\w-]+)", page).group(1)
+    found = re.search(r"\?t=([\w-]+)", page)
+    assert found, "the thank-you page shows the private link"
+    return found.group(1)
 
 
 def test_private_link_adds_information(client, town):

@@ -5,129 +5,238 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('issues', '0001_initial'),
+        ("issues", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ApiKey',
+            name="ApiKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('prefix', models.CharField(editable=False, max_length=8, verbose_name='prefix')),
-                ('key_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('active', models.BooleanField(default=True, verbose_name='active')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('last_used_at', models.DateTimeField(blank=True, null=True, verbose_name='last used at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("prefix", models.CharField(editable=False, max_length=8, verbose_name="prefix")),
+                ("key_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                ("active", models.BooleanField(default=True, verbose_name="active")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                ("last_used_at", models.DateTimeField(blank=True, null=True, verbose_name="last used at")),
             ],
             options={
-                'verbose_name': 'API key',
-                'verbose_name_plural': 'API keys',
+                "verbose_name": "API key",
+                "verbose_name_plural": "API keys",
             },
         ),
         migrations.AddField(
-            model_name='report',
-            name='attributes',
-            field=models.JSONField(blank=True, default=dict, verbose_name='attributes'),
+            model_name="report",
+            name="attributes",
+            field=models.JSONField(blank=True, default=dict, verbose_name="attributes"),
         ),
         migrations.AddField(
-            model_name='report',
-            name='consent_contact',
-            field=models.BooleanField(default=False, verbose_name='reporter agrees to be contacted'),
+            model_name="report",
+            name="consent_contact",
+            field=models.BooleanField(default=False, verbose_name="reporter agrees to be contacted"),
         ),
         migrations.AddField(
-            model_name='report',
-            name='description_search',
-            field=models.TextField(blank=True, editable=False, help_text='Normalised Persian text, for search.'),
+            model_name="report",
+            name="description_search",
+            field=models.TextField(
+                blank=True, editable=False, help_text="Normalised Persian text, for search."
+            ),
         ),
         migrations.AddField(
-            model_name='report',
-            name='expected_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='expected by'),
+            model_name="report",
+            name="expected_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="expected by"),
         ),
         migrations.AddField(
-            model_name='report',
-            name='idempotency_key',
+            model_name="report",
+            name="idempotency_key",
             field=models.CharField(blank=True, editable=False, max_length=128, null=True, unique=True),
         ),
         migrations.AddField(
-            model_name='report',
-            name='open311_token',
+            model_name="report",
+            name="open311_token",
             field=models.CharField(blank=True, editable=False, max_length=32, null=True, unique=True),
         ),
         migrations.AddField(
-            model_name='report',
-            name='private_token_hash',
+            model_name="report",
+            name="private_token_hash",
             field=models.CharField(blank=True, editable=False, max_length=64, null=True, unique=True),
         ),
         migrations.AddField(
-            model_name='report',
-            name='support_count',
-            field=models.PositiveIntegerField(default=0, verbose_name='supporters'),
+            model_name="report",
+            name="support_count",
+            field=models.PositiveIntegerField(default=0, verbose_name="supporters"),
         ),
         migrations.CreateModel(
-            name='OutboxMessage',
+            name="OutboxMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('sms', 'SMS'), ('email', 'e-mail')], max_length=8)),
-                ('recipient', models.CharField(max_length=254)),
-                ('subject', models.CharField(blank=True, max_length=200)),
-                ('body', models.TextField()),
-                ('status', models.CharField(choices=[('pending', 'pending'), ('sent', 'sent'), ('failed', 'failed')], db_index=True, default='pending', max_length=8)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('report', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='outbox', to='issues.report')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("channel", models.CharField(choices=[("sms", "SMS"), ("email", "e-mail")], max_length=8)),
+                ("recipient", models.CharField(max_length=254)),
+                ("subject", models.CharField(blank=True, max_length=200)),
+                ("body", models.TextField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "pending"), ("sent", "sent"), ("failed", "failed")],
+                        db_index=True,
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "report",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="outbox",
+                        to="issues.report",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ReportPhoto',
+            name="ReportPhoto",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('report', 'from the reporter'), ('work', 'after the work')], default='report', max_length=10)),
-                ('image', models.ImageField(height_field='height', upload_to='reports/%Y/%m/', width_field='width')),
-                ('width', models.PositiveIntegerField(default=0)),
-                ('height', models.PositiveIntegerField(default=0)),
-                ('public', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('report', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='photos', to='issues.report')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("report", "from the reporter"), ("work", "after the work")],
+                        default="report",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "image",
+                    models.ImageField(height_field="height", upload_to="reports/%Y/%m/", width_field="width"),
+                ),
+                ("width", models.PositiveIntegerField(default=0)),
+                ("height", models.PositiveIntegerField(default=0)),
+                ("public", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "report",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="photos", to="issues.report"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='CategoryAttribute',
+            name="CategoryAttribute",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=60, verbose_name='code')),
-                ('datatype', models.CharField(choices=[('string', 'string'), ('number', 'number'), ('datetime', 'datetime'), ('text', 'text'), ('singlevaluelist', 'singlevaluelist'), ('multivaluelist', 'multivaluelist')], default='string', max_length=20, verbose_name='datatype')),
-                ('required', models.BooleanField(default=False, verbose_name='required')),
-                ('description_fa', models.CharField(max_length=300, verbose_name='Persian question')),
-                ('description_en', models.CharField(blank=True, max_length=300, verbose_name='English question')),
-                ('values', models.JSONField(blank=True, default=list, verbose_name='values')),
-                ('order', models.PositiveSmallIntegerField(default=1, verbose_name='order')),
-                ('category', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attributes', to='issues.category')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=60, verbose_name="code")),
+                (
+                    "datatype",
+                    models.CharField(
+                        choices=[
+                            ("string", "string"),
+                            ("number", "number"),
+                            ("datetime", "datetime"),
+                            ("text", "text"),
+                            ("singlevaluelist", "singlevaluelist"),
+                            ("multivaluelist", "multivaluelist"),
+                        ],
+                        default="string",
+                        max_length=20,
+                        verbose_name="datatype",
+                    ),
+                ),
+                ("required", models.BooleanField(default=False, verbose_name="required")),
+                ("description_fa", models.CharField(max_length=300, verbose_name="Persian question")),
+                (
+                    "description_en",
+                    models.CharField(blank=True, max_length=300, verbose_name="English question"),
+                ),
+                ("values", models.JSONField(blank=True, default=list, verbose_name="values")),
+                ("order", models.PositiveSmallIntegerField(default=1, verbose_name="order")),
+                (
+                    "category",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attributes",
+                        to="issues.category",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['category', 'order', 'code'],
-                'constraints': [models.UniqueConstraint(fields=('category', 'code'), name='attribute_code_unique_in_category')],
+                "ordering": ["category", "order", "code"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("category", "code"), name="attribute_code_unique_in_category"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ReportSupport',
+            name="ReportSupport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('fingerprint', models.CharField(max_length=64)),
-                ('channel', models.CharField(choices=[('web', 'web'), ('phone', '137 phone call'), ('api', 'API'), ('open311', 'Open311'), ('import', 'import')], default='web', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('report', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='supports', to='issues.report')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("fingerprint", models.CharField(max_length=64)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("web", "web"),
+                            ("phone", "137 phone call"),
+                            ("api", "API"),
+                            ("open311", "Open311"),
+                            ("import", "import"),
+                        ],
+                        default="web",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "report",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="supports",
+                        to="issues.report",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('report', 'fingerprint'), name='one_support_per_client')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("report", "fingerprint"), name="one_support_per_client")
+                ],
             },
         ),
     ]

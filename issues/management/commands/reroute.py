@@ -28,6 +28,10 @@ class Command(BaseCommand):
                     f"{(m.from_service_area or '-') + ' -> ' + (m.to_service_area or '-'):<45} {m.rule}"
                 )
         if commit:
-            self.stdout.write(self.style.SUCCESS(f"{len(moves)} report(s) re-routed; each move is recorded in its history."))
+            self.stdout.write(
+                self.style.SUCCESS(f"{len(moves)} report(s) re-routed; each move is recorded in its history.")
+            )
         else:
-            self.stdout.write(f"Dry run: {len(moves)} report(s) would move; nothing written. Add --commit to write.")
+            self.stdout.write(
+                f"Dry run: {len(moves)} report(s) would move; nothing written. Add --commit to write."
+            )

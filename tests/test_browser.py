@@ -173,11 +173,14 @@ def test_phone_screen_has_no_horizontal_scroll_and_reports_by_district_name(brow
 
 def test_english_page_is_left_to_right(browser, site):
     base, _town = site
-    context = browser.new_context(
-        viewport={"width": 360, "height": 740}, locale="en-GB", extra_http_headers={"Accept-Language": "en"}
-    )
+    # A phone set to English still gets Persian first; the citizen switches with one click.
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="en-GB")
     page = context.new_page()
     page.goto(f"{base}/report/")
+    assert page.get_attribute("html", "dir") == "rtl"
+    page.click("button[name=language][value=en]")
+    page.wait_for_load_state()
+    assert page.url.endswith("/report/")
     assert page.get_attribute("html", "dir") == "ltr"
     page.wait_for_selector("#report-map .leaflet-overlay-pane path")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360

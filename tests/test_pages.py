@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.gis.geos import Point, Polygon
 from django.db import connection
 from django.test import Client
@@ -101,7 +102,10 @@ def town() -> SimpleNamespace:
 
 @pytest.fixture
 def en_client() -> Client:
-    return Client(HTTP_ACCEPT_LANGUAGE="en")
+    """A citizen who chose English with the language switch."""
+    client = Client()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return client
 
 
 def report_data(**overrides: Any) -> dict[str, Any]:
@@ -509,3 +513,15 @@ def test_date_and_digit_filters():
         assert localdigits(137) == "137"
     assert trackingcode("ACDEFGHJ") == "ACDE-FGHJ"
     assert localdate(None) == "" and timezone.is_aware(moment)
+
+
+def test_pages_speak_persian_even_to_an_english_phone_until_the_citizen_switches(town):
+    client = Client(HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    page = html(client.get("/report/"))
+    assert 'dir="rtl"' in page and 'lang="fa"' in page
+    client.post("/i18n/setlang/", {"language": "en", "next": "/report/"})
+    page = html(client.get("/report/"))
+    assert 'dir="ltr"' in page and 'lang="en"' in page
+    # The APIs still follow Accept-Language, as API clients expect.
+    body = client.get("/api/locate/?lat=x&lon=1", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert "number" in body["error"]

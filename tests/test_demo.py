@@ -214,3 +214,26 @@ def test_sample_reports_are_routed_as_expected() -> None:
     assert rules["triage"] == 1
     assert rules["nearest"] >= 2
     assert rules["covers"] > 0.75 * sum(rules.values())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_printed_open311_key_files_a_report(client) -> None:
+    from issues.management.commands.demo_load import DEMO_API_KEY
+
+    call_command("demo_load", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("demo_logins", stdout=out)
+    assert DEMO_API_KEY in out.getvalue() and "/report/" in out.getvalue()
+    response = client.post(
+        "/open311/v2/requests.json",
+        {
+            "api_key": DEMO_API_KEY,
+            "service_code": "pothole",
+            "lat": "36.269",
+            "long": "50.004",
+            "description": "چاله",
+        },
+    )
+    assert response.status_code == 200, response.content
+    code = response.json()[0]["service_request_id"]
+    assert Report.objects.get(tracking_code=code).district is not None

@@ -42,10 +42,10 @@ def _key_hash(key: str) -> str:
 
 
 @transaction.atomic
-def api_key_create(*, name: str) -> tuple[ApiKey, str]:
+def api_key_create(*, name: str, key: str | None = None) -> tuple[ApiKey, str]:
     """A new key for an Open311 client; only its SHA-256 is stored, so the key returned here is the
-    only copy: show it once and let the client keep it."""
-    key = secrets.token_urlsafe(32)
+    only copy: show it once and let the client keep it. `key` is for the demo's published key only."""
+    key = key or secrets.token_urlsafe(32)
     api_key = ApiKey(name=name.strip(), prefix=key[:8], key_hash=_key_hash(key))
     api_key.full_clean()
     api_key.save()

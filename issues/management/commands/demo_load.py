@@ -40,6 +40,8 @@ FIXTURES = Path(settings.BASE_DIR) / "fixtures"
 DEMO_ACTOR = "demo_load"
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "open137-demo"  # noqa: S105 (the demo's published login, printed by demo_logins)
+# The demo's published Open311 key, so a client can be tried at once (printed by demo_logins).
+DEMO_API_KEY = "open137-demo-open311-key"
 
 # The three imports, in order; each makes a new boundary set (with the levels already loaded copied
 # into it) and activates it, so the last one holds all three levels. The set names mark the demo.
@@ -119,6 +121,7 @@ class Command(BaseCommand):
             categories = self.load_categories()
             reports = self.load_reports()
             admin_created = self.load_admin()
+            self.load_api_key()
         self.print_summary(boundaries, departments, areas, categories, reports, admin_created)
 
     # --- reset -----------------------------------------------------------------------------------
@@ -300,6 +303,12 @@ class Command(BaseCommand):
             return False
         users.objects.create_superuser(ADMIN_USERNAME, "admin@example.org", ADMIN_PASSWORD)
         return True
+
+    def load_api_key(self) -> None:
+        from issues.open311.services import api_key_authenticate, api_key_create
+
+        if api_key_authenticate(key=DEMO_API_KEY) is None:
+            api_key_create(name="Demo Open311 client", key=DEMO_API_KEY)
 
     # --- output ----------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from issues.management.commands.demo_load import ADMIN_PASSWORD, ADMIN_USERNAME
+from issues.management.commands.demo_load import ADMIN_PASSWORD, ADMIN_USERNAME, DEMO_API_KEY
 
 
 def display_width(text: str) -> int:
@@ -40,13 +40,17 @@ class Command(BaseCommand):
             "open137 demo: Qazvin 137",
             "",
             f"  Home page      {base}/",
+            f"  Report         {base}/report/",
+            f"  Track a report {base}/track/",
             f"  Admin          {base}/admin/",
-            f"  Locate a point {base}/api/locate/?lat=36.269&lon=50.004",
-            f"                 {base}/api/locate/?lat=36.269&lon=50.004&category=pothole",
+            f"  Locate a point {base}/api/locate/?lat=36.269&lon=50.004&category=pothole",
+            f"  Reports        {base}/api/reports/",
             f"  Districts      {base}/api/districts/",
-            f"  API schema     {base}/api/schema/",
+            f"  API docs       {base}/api/docs/   (schema: {base}/api/schema/)",
+            f"  Open311        {base}/open311/v2/discovery.json",
             "",
             f"  Login          {ADMIN_USERNAME} / {ADMIN_PASSWORD}   (superuser, demo only)",
+            f"  Open311 key    {DEMO_API_KEY}   (api_key for POST requests.json)",
             "",
             f"  ورود به بخش مدیریت: نام کاربری {ADMIN_USERNAME} و گذرواژه {ADMIN_PASSWORD}",
             "",

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import status
@@ -21,6 +22,7 @@ from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+from rest_framework.views import APIView
 
 
 def client_ip(request: Request) -> str:
@@ -59,6 +61,29 @@ class ReportCreateThrottle(_SettingsRateThrottle):
 class ReportSupportThrottle(_SettingsRateThrottle):
     scope = "support"
     rate_setting = "OPEN137_RATE_SUPPORT"
+
+
+class Open311KeyThrottle(_SettingsRateThrottle):
+    """Open311 clients are city back-ends and apps that relay many citizens' reports from one
+    server, so their limit counts per API key rather than per address."""
+
+    scope = "open311"
+    rate_setting = "OPEN137_RATE_OPEN311"
+
+    def __init__(self, *, key_id: int) -> None:
+        super().__init__()
+        self.key_id = key_id
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": f"key{self.key_id}"}
+
+
+def throttle_wait(request: HttpRequest, throttle: SimpleRateThrottle) -> int | None:
+    """Seconds to wait when the client is over a write limit, else None (the request is counted).
+    For the views outside DRF (the report form, Open311), held to the same limits as the API."""
+    if throttle.allow_request(Request(request), APIView()):
+        return None
+    return max(1, math.ceil(throttle.wait() or 1))
 
 
 class WriteThrottleMixin:

@@ -23,7 +23,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
-from rest_framework.views import APIView
 
 from districts.selectors import district_summary
 from issues.models import Channel, Report, ReportStatus
@@ -43,7 +42,7 @@ from issues.services import (
     report_support,
     token_hash,
 )
-from issues.throttling import ReportCreateThrottle, ReportSupportThrottle, client_fingerprint
+from issues.throttling import ReportCreateThrottle, ReportSupportThrottle, client_fingerprint, throttle_wait
 from maps.forms import AddInfoForm, FeedbackForm, ReportForm, TrackLookupForm
 from maps.selectors import district_names, report_public_timeline
 
@@ -73,12 +72,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _throttled(request: HttpRequest, throttle_class: type[SimpleRateThrottle]) -> int | None:
-    """Seconds to wait when the client is over the API's write limit, else None: the form is held to
-    the same per-address limit as the API, so it is not the way around it."""
-    throttle = throttle_class()
-    if throttle.allow_request(Request(request), APIView()):
-        return None
-    return max(1, int(throttle.wait() or 1))
+    # The form is held to the same per-address limit as the API, so it is not the way around it.
+    return throttle_wait(request, throttle_class())
 
 
 def _client_fingerprint(request: HttpRequest) -> str:

@@ -222,6 +222,8 @@ REST_FRAMEWORK = {
 # limited: the public map and the Open311 feeds are meant to be read freely (and cached by a proxy).
 OPEN137_RATE_REPORTS = os.environ.get("OPEN137_RATE_REPORTS", "30/hour")
 OPEN137_RATE_SUPPORT = os.environ.get("OPEN137_RATE_SUPPORT", "120/hour")
+# Open311 POSTs count per API key (one key serves a whole app's users).
+OPEN137_RATE_OPEN311 = os.environ.get("OPEN137_RATE_OPEN311", "600/hour")
 # The cache (rate-limit counters) lives in PostgreSQL, shared by every app process and server: no
 # process-local state. The table is created by `migrate` (issues/migrations/0003_cache_table.py).
 CACHES = {

@@ -966,3 +966,20 @@ def test_admin_creates_a_key_shows_it_once_and_deactivates(admin_client, o311):
     )
     api_key.refresh_from_db()
     assert api_key.active is False
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_posts_are_limited_per_api_key_with_retry_after(client, o311, settings, fmt):
+    from issues.open311.services import api_key_create
+
+    settings.OPEN137_RATE_OPEN311 = "2/hour"
+    for n in range(2):
+        assert post_form(client, fmt, good_post(o311, description=f"n{n}")).status_code == 200
+    refused = post_form(client, fmt, good_post(o311, description="third"))
+    assert refused.status_code == 429, refused.content
+    assert int(refused.headers.get("Retry-After", 0)) > 0, dict(refused.headers)
+    assert b"api_key" in refused.content
+    assert Report.objects.filter(channel="open311").count() == 2
+    # Another client's key is counted on its own.
+    _other, other_key = api_key_create(name="Another app")
+    assert post_form(client, fmt, good_post(o311, api_key=other_key, description="other")).status_code == 200

@@ -33,12 +33,14 @@ LANGUAGES = ("fa", "en")
 
 
 class Open311Error(Exception):
-    """An answer in the spec's error format: 404 not found, 403 api_key, 400 anything else."""
+    """An answer in the spec's error format: 404 not found, 403 api_key, 400 anything else (and 429
+    with Retry-After when a key is over its write limit)."""
 
-    def __init__(self, status: int, *descriptions: str) -> None:
+    def __init__(self, status: int, *descriptions: str, retry_after: int | None = None) -> None:
         super().__init__(*descriptions)
         self.status = status
         self.descriptions = list(descriptions)
+        self.retry_after = retry_after  # seconds, for a 429
 
 
 def value(params: QueryDict, name: str) -> str | None:

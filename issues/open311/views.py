@@ -39,6 +39,7 @@ from issues.open311.selectors import (
 )
 from issues.open311.services import api_key_authenticate, open311_request_submit
 from issues.selectors import category_get, tracking_code_normalize
+from issues.throttling import Open311KeyThrottle, throttle_wait
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,10 @@ def endpoint(*, methods: tuple[str, ...] = ("GET",)) -> Callable[[Callable[..., 
                         )
                     response = view(request, Call(fmt, lang, merged), **kwargs)
                 except Open311Error as exc:
-                    return render_errors(fmt, status=exc.status, descriptions=exc.descriptions)
+                    error = render_errors(fmt, status=exc.status, descriptions=exc.descriptions)
+                    if exc.retry_after is not None:
+                        error["Retry-After"] = str(exc.retry_after)
+                    return error
                 except ValidationError as exc:
                     return render_errors(fmt, status=400, descriptions=_descriptions(exc))
             patch_vary_headers(response, ["Accept-Language"])
@@ -238,6 +242,13 @@ def _request_create(request: HttpRequest, call: Call) -> HttpResponse:
             _("api_key is missing: it is needed to submit a request.")
             if api_key_text is None
             else _("api_key is not valid or has been revoked."),
+        )
+    wait = throttle_wait(request, Open311KeyThrottle(key_id=api_key.pk))
+    if wait is not None:
+        raise Open311Error(
+            429,
+            _("Too many requests with this api_key. Try again in %(seconds)d seconds.") % {"seconds": wait},
+            retry_after=wait,
         )
     service_code = params.value(p, "service_code")
     if service_code is None:

@@ -260,3 +260,65 @@ def test_no_public_page_loads_assets_from_another_server(private_reports):
             if EXTERNAL_URL.search(tag):
                 offenders.append(f"{url}: {tag}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_write_replies_do_not_echo_contact_details(city, settings, tmp_path):
+    """The answers to the write entrances (API, Open311, "me too", the web form and its thank-you
+    page) confirm the report without repeating who sent it."""
+    from issues.open311.services import api_key_create
+
+    settings.OPEN137_RATE_REPORTS = settings.OPEN137_RATE_OPEN311 = settings.OPEN137_RATE_SUPPORT = ""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    lon, lat = city.points.s11
+    client = Client()
+    api = client.post(
+        "/api/reports/",
+        json.dumps(
+            {
+                "category": "pothole",
+                "lat": lat,
+                "lon": lon,
+                "description": "چاله",
+                "name": NAME,
+                "phone": PHONE,
+                "email": EMAIL,
+            }
+        ),
+        content_type="application/json",
+    )
+    _key_row, key = api_key_create(name="privacy check")
+    open311 = client.post(
+        "/open311/v2/requests.xml",
+        {
+            "api_key": key,
+            "service_code": "pothole",
+            "lat": lat,
+            "long": lon,
+            "first_name": NAME,
+            "phone": PHONE,
+            "email": EMAIL,
+            "description": "چاله",
+        },
+    )
+    support = client.post(f"/api/reports/{api.json()['code']}/support/")
+    form = client.post(
+        "/report/",
+        {
+            "category": "pothole",
+            "description": "چاله دیگر",
+            "lat": str(lat),
+            "lon": str(lon),
+            "reporter_name": NAME,
+            "reporter_phone": PHONE,
+            "reporter_email": EMAIL,
+            "consent_contact": "on",
+            "idempotency_key": "5d0c6a2e-4f8b-4e59-9a51-0f3b2a7c9e11",
+        },
+        follow=True,
+    )
+    for response in (api, open311, support, form):
+        assert response.status_code < 300, _body(response)[:300]
+        body = _body(response)
+        for secret in (NAME, PHONE, to_persian_digits(PHONE), EMAIL):
+            assert secret not in body, f"{secret!r} echoed by {response.request['PATH_INFO']}"
+    assert Report.objects.filter(reporter_name=NAME).count() == 3

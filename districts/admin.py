@@ -55,10 +55,12 @@ class ServiceAreaAdmin(LeafletGeoAdmin):
     list_display = ["code", "unit_name_fa", "department", "district_code", "is_default", "active"]
     list_filter = ["department", "active", "is_default"]
     search_fields = ["code", "unit_name_fa", "unit_name_en", "district_code"]
-    readonly_fields = ["boundary_updated_at"]
+    readonly_fields = ["boundary_updated_at", "changed_at"]
 
     @transaction.atomic
     def save_model(self, request: HttpRequest, obj: ServiceArea, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        if "boundary" in form.changed_data or not change:
-            services.service_area_pieces_rebuild(service_area_ids=[obj.pk])
+        # Through the service: it compares the stored row with the new values and stamps
+        # `changed_at` when a field routing reads changed (so `reroute` sees the change).
+        services.service_area_save(
+            service_area=obj, boundary_changed="boundary" in form.changed_data or not change
+        )

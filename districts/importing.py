@@ -878,6 +878,7 @@ def _write(
             parent=parent,
             population=district.population,
             boundary=district.boundary,
+            previous=district,  # the same boundary: it keeps its boundary_updated_at
         )
         copied[district.level] += 1
 
@@ -899,6 +900,8 @@ def _write(
                 or _("(none: import the upper level first)"),
             }
         )
+    # A re-imported district drawn exactly as before keeps its boundary_updated_at too (`reroute`).
+    replaced = {d.code: d for d in old if d.level == level}
     imported: dict[str, District] = {}
     for feature in features:
         imported[feature.code] = _create(
@@ -911,6 +914,7 @@ def _write(
             parent=upper[feature.parent_code] if feature.parent_code else None,
             population=feature.population,
             boundary=feature.boundary,
+            previous=replaced.get(feature.code),
         )
 
     # Deeper levels: their parent may be one of the districts just replaced.

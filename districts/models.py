@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib.gis.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from geo.srid import GEO_SRID
@@ -148,6 +149,10 @@ class ServiceArea(models.Model):
     contact_email = models.EmailField(_("contact e-mail"), blank=True)
     active = models.BooleanField(_("active"), default=True)
     boundary_updated_at = models.DateTimeField(_("boundary updated at"), auto_now_add=True)
+    # When a field that routing reads last changed (own polygon, district code, active, central unit,
+    # department): `reroute` looks again at the department's open reports routed before it. Set by
+    # `districts.services.service_area_save` (the admin saves through it) from old vs new values.
+    changed_at = models.DateTimeField(_("routing changed at"), default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("service area")

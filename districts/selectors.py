@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from districts.models import DistrictLevel, RoutingRule
 from geo.coords import CoordinateError, parse_lat_lon
 from geo.srid import GEO_SRID
+from geo.text import normalize_persian
 
 # Among districts covering a point: the deepest level wins (a sub-district over its region); on a
 # shared edge or an overlap between districts of one level, the smaller district wins, then the
@@ -99,9 +100,10 @@ class Routing:
     inside_jurisdiction: bool | None
 
 
-def _degrees_for_metres(metres: float, lat: float) -> float:
-    # A search box in degrees that surely holds every point within `metres` (longitude degrees
-    # shrink towards the poles); the exact distance is then measured on the geography.
+def degrees_for_metres(metres: float, lat: float) -> float:
+    """A search box in degrees that surely holds every point within `metres` of latitude `lat`
+    (longitude degrees shrink towards the poles): a cheap, index-backed first filter; the exact
+    distance is then measured on the geography."""
     cos_lat = max(math.cos(math.radians(min(abs(lat), 89.0))), 0.01)
     return min(metres / (111_320.0 * cos_lat) * 1.01, 180.0)
 
@@ -142,7 +144,7 @@ def district_nearest(*, point: Point, within_m: float) -> DistrictMatch | None:
     if within_m <= 0:
         return None
     row = _fetchone_prepared(
-        NEAREST_DISTRICT_SQL, [point.x, point.y, point.x, point.y, _degrees_for_metres(within_m, point.y)]
+        NEAREST_DISTRICT_SQL, [point.x, point.y, point.x, point.y, degrees_for_metres(within_m, point.y)]
     )
     if row is None or row[6] > within_m:
         return None
@@ -425,3 +427,91 @@ def district_summary() -> dict[str, object]:
         "boundary_set": rows[0][0] if rows else None,
         "levels": {DistrictLevel(level).name.lower(): n for _, level, n in rows if level is not None},
     }
+
+
+# --- Finding a district by name ------------------------------------------------------------------
+
+# Names of the active boundary set's districts (regions and sub-districts; the jurisdiction, level 0,
+# is the whole city and says nothing about where a problem is). A city has tens to a few hundred of
+# them, so matching runs in Python with the same normaliser the rest of the project uses: ی/ي, ک/ك,
+# Persian/Arabic digits and the zero-width non-joiner all compare equal however they were typed.
+_DISTRICT_NAMES_SQL = """
+    SELECT d.id, d.code, d.name_fa, d.name_en, d.level
+      FROM districts_district d
+      JOIN districts_boundaryset s ON s.id = d.boundary_set_id AND s.active
+     WHERE d.level > 0
+     ORDER BY d.level, d.code"""
+
+# The point a district-only report gets: a point on the district's surface (unlike the centroid, it
+# always lies inside, even for a crescent-shaped district). For a region, the point is taken outside
+# its sub-districts when it has any left over, so routing (deepest level wins) sends the report to
+# the region the citizen named rather than to whichever sub-district holds the region's middle.
+_POINT_ON_SURFACE_SQL = """
+    SELECT d.id, ST_X(pt), ST_Y(pt) FROM districts_district d
+     CROSS JOIN LATERAL (
+       SELECT ST_Difference(d.boundary, ST_Union(c.boundary)) AS rest
+         FROM districts_district c WHERE c.parent_id = d.id) own
+     CROSS JOIN LATERAL (
+       SELECT ST_PointOnSurface(
+                CASE WHEN own.rest IS NULL OR ST_IsEmpty(own.rest) OR ST_Area(own.rest) = 0
+                     THEN d.boundary ELSE own.rest END) AS pt) p
+     WHERE d.id = ANY(%s)"""
+
+
+@dataclass(frozen=True)
+class DistrictSearchMatch:
+    district_id: int
+    code: str
+    name_fa: str
+    name_en: str
+    level: int
+    # A point on the district's surface (see _POINT_ON_SURFACE_SQL), in GEO_SRID.
+    lon: float
+    lat: float
+    # How well the typed text matched: 0 the whole name (or the code), 1 the start of a name, 2 a part.
+    rank: int
+
+
+def _active_district_names() -> list[tuple[int, str, str, str, int]]:
+    with connection.cursor() as cursor:
+        cursor.execute(_DISTRICT_NAMES_SQL)
+        return list(cursor.fetchall())
+
+
+def district_names() -> list[tuple[str, str, str]]:
+    """(code, Persian name, English name) of the active districts below the jurisdiction, by level
+    then code: the suggestions of a "type the district" box."""
+    return [(code, name_fa, name_en) for _id, code, name_fa, name_en, _level in _active_district_names()]
+
+
+def district_search(*, text: str, limit: int = 10) -> list[DistrictSearchMatch]:
+    """Active districts whose Persian name, English name or code matches the typed text (partial,
+    normalised), best first: whole-name matches, then prefixes, then parts; deeper levels first.
+    Each comes with the point a report placed by that name gets."""
+    wanted = normalize_persian(text)
+    if not wanted:
+        return []
+    ranked: list[tuple[int, int, str, tuple[int, str, str, str, int]]] = []
+    for row in _active_district_names():
+        _id, code, name_fa, name_en, level = row
+        names = [normalize_persian(n) for n in (name_fa, name_en, code) if n]
+        if wanted in names:
+            rank = 0
+        elif any(n.startswith(wanted) for n in names):
+            rank = 1
+        elif any(wanted in n for n in names):
+            rank = 2
+        else:
+            continue
+        ranked.append((rank, -level, code, row))
+    ranked.sort(key=lambda r: r[:3])
+    chosen = ranked[:limit]
+    if not chosen:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_POINT_ON_SURFACE_SQL, [[r[3][0] for r in chosen]])
+        points = {pk: (x, y) for pk, x, y in cursor.fetchall()}
+    return [
+        DistrictSearchMatch(pk, code, name_fa, name_en, level, *points[pk], rank=rank)
+        for rank, _level, _code, (pk, code, name_fa, name_en, level) in chosen
+    ]

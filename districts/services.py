@@ -7,6 +7,7 @@ transaction, so lookups never see a boundary without its pieces.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Polygon
@@ -43,7 +44,11 @@ def as_multipolygon(geometry: GEOSGeometry) -> MultiPolygon:
     return geometry  # type: ignore[return-value]
 
 
-def district_pieces_rebuild(*, district_ids: Iterable[int]) -> None:
+def district_pieces_rebuild(
+    *, district_ids: Iterable[int], boundary_updated_at: datetime | None = None
+) -> None:
+    """Rebuild the pieces and area of these districts and stamp `boundary_updated_at` (now, unless the
+    caller knows the boundary is an unchanged copy: see `district_create`)."""
     ids = list(district_ids)
     if not ids:
         return
@@ -59,8 +64,17 @@ def district_pieces_rebuild(*, district_ids: Iterable[int]) -> None:
             # code decides, not floating-point noise.
             "UPDATE districts_district SET area_m2 = round(ST_Area(boundary::geography)), boundary_updated_at = %s"
             " WHERE id = ANY(%s)",
-            [timezone.now(), ids],
+            [boundary_updated_at or timezone.now(), ids],
         )
+
+
+def same_boundary(a: GEOSGeometry | None, b: GEOSGeometry | None) -> bool:
+    """Whether two stored boundaries are the same area (same WKB, else ST_Equals); None is no boundary."""
+    if a is None or b is None:
+        return a is None and b is None
+    if a.srid != b.srid:
+        return False
+    return bytes(a.wkb) == bytes(b.wkb) or bool(a.equals(b))
 
 
 @transaction.atomic
@@ -89,7 +103,14 @@ def district_create(
     level: int = DistrictLevel.REGION,
     parent: District | None = None,
     population: int | None = None,
+    previous: District | None = None,
 ) -> District:
+    """Create a district with its pieces.
+
+    `previous` is the district this one replaces (the same code in the set being copied or
+    re-imported): when the boundary is the same, the new row keeps its `boundary_updated_at`, so a
+    district that was only copied into a new boundary set does not look redrawn.
+    """
     if parent is not None and parent.boundary_set_id != boundary_set.pk:
         raise ValidationError(_("A district's parent must belong to the same boundary set."))
     if parent is not None and parent.level >= level:
@@ -106,7 +127,11 @@ def district_create(
         population=population,
         boundary=as_multipolygon(boundary),
     )
-    district_pieces_rebuild(district_ids=[district.pk])
+    unchanged = previous is not None and same_boundary(district.boundary, previous.boundary)
+    district_pieces_rebuild(
+        district_ids=[district.pk],
+        boundary_updated_at=previous.boundary_updated_at if previous is not None and unchanged else None,
+    )
     district.refresh_from_db()
     return district
 
@@ -117,12 +142,18 @@ def district_update(*, district: District, **fields: object) -> District:
     boundary = fields.pop("boundary", None)
     for name, value in fields.items():
         setattr(district, name, value)
+    old_boundary = district.boundary
     if boundary is not None:
         district.boundary = as_multipolygon(boundary)  # type: ignore[arg-type]
     district.full_clean(exclude=["boundary_set", "parent"])
     district.save()
     if boundary is not None:
-        district_pieces_rebuild(district_ids=[district.pk])
+        # The same area drawn again is no change: the timestamp (which `reroute` reads) stays.
+        unchanged = old_boundary is not None and same_boundary(old_boundary, district.boundary)
+        district_pieces_rebuild(
+            district_ids=[district.pk],
+            boundary_updated_at=district.boundary_updated_at if unchanged else None,
+        )
         district.refresh_from_db()
     return district
 
@@ -151,12 +182,39 @@ def department_create(*, code: str, name_fa: str, name_en: str = "") -> Departme
     return department
 
 
+# The service-area fields routing reads (`districts.selectors.service_area_for_point`); the boundary
+# is compared as an area (`same_boundary`).
+SERVICE_AREA_ROUTING_FIELDS = ("department_id", "district_code", "is_default", "active")
+
+
+def service_area_routing_changed(*, before: ServiceArea | None, after: ServiceArea) -> bool:
+    """Whether routing may send reports elsewhere after this save (a new unit always may)."""
+    if before is None:
+        return True
+    if any(getattr(before, name) != getattr(after, name) for name in SERVICE_AREA_ROUTING_FIELDS):
+        return True
+    return not same_boundary(before.boundary, after.boundary)
+
+
 @transaction.atomic
 def service_area_save(*, service_area: ServiceArea, boundary_changed: bool = True) -> ServiceArea:
-    """Create or update a service area; its own polygon (if any) is subdivided in the same transaction."""
+    """Create or update a service area; its own polygon (if any) is subdivided in the same transaction.
+
+    When a field routing reads changes (compared with the stored row), `changed_at` is stamped: the
+    `reroute` command then looks again at the department's open reports routed before it.
+    """
     if service_area.boundary is not None:
         service_area.boundary = as_multipolygon(service_area.boundary)
     service_area.full_clean()
+    before = (
+        ServiceArea.objects.select_for_update().filter(pk=service_area.pk).first()
+        if service_area.pk is not None
+        else None
+    )
+    if service_area_routing_changed(before=before, after=service_area):
+        service_area.changed_at = timezone.now()
+    elif before is not None:
+        service_area.changed_at = before.changed_at  # a stale copy in memory must not move it back
     service_area.save()
     if boundary_changed:
         service_area_pieces_rebuild(service_area_ids=[service_area.pk])

@@ -63,7 +63,7 @@ def parse_number(value: object, *, field: str) -> float:
         except ValueError:
             raise CoordinateError(
                 _("%(field)s must be a number in decimal degrees, not “%(value)s”.")
-                % {"field": field, "value": text[:40]},
+                % {"field": field, "value": _shown(text)},
                 field=field,
             ) from None
     else:
@@ -71,6 +71,13 @@ def parse_number(value: object, *, field: str) -> float:
     if not math.isfinite(number):
         raise CoordinateError(_("%(field)s must be a finite number.") % {"field": field}, field=field)
     return number
+
+
+def _shown(text: str) -> str:
+    """What was sent, as it can be echoed in a message: at most 40 characters, and anything that is
+    not valid Unicode text (a lone surrogate, from a JSON "\\ud800" escape) as a backslash escape
+    rather than a character no response can encode."""
+    return text[:40].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def parse_lat_lon(lat: object, lon: object) -> LatLon:

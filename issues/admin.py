@@ -1,14 +1,56 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from leaflet.admin import LeafletGeoAdmin
 
-from issues.models import ApiKey, Category, Report, ReportEvent
+from issues.models import ApiKey, Category, CategoryAttribute, Report, ReportEvent
 from issues.open311.services import api_key_create, api_keys_deactivate
+from issues.validation import address_clean, email_clean, name_clean, phone_clean
+
+_LIST_DATATYPES = {CategoryAttribute.Datatype.SINGLEVALUELIST, CategoryAttribute.Datatype.MULTIVALUELIST}
+
+
+class CategoryAttributeForm(forms.ModelForm):
+    """A question's offered answers must be usable by every entrance (form, API, Open311): for the
+    list datatypes a list of {"key", "name_fa", "name_en"} with distinct keys."""
+
+    class Meta:
+        model = CategoryAttribute
+        fields = ["code", "datatype", "required", "description_fa", "description_en", "values", "order"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        values = data.get("values") or []
+        if data.get("datatype") in _LIST_DATATYPES:
+            if not isinstance(values, list) or not values:
+                raise ValidationError({"values": _("A list question needs its answers: a list of objects.")})
+            keys = [v.get("key") if isinstance(v, dict) else None for v in values]
+            if any(not isinstance(k, str) or not k.strip() for k in keys):
+                raise ValidationError(
+                    {"values": _('Each answer needs a "key" (text), e.g. {"key": "deep", "name_fa": "…"}.')}
+                )
+            if len(set(keys)) != len(keys):
+                raise ValidationError({"values": _("The answers' keys must be different.")})
+        elif values:
+            raise ValidationError({"values": _("Only list questions offer answers; leave this empty.")})
+        return data
+
+
+class CategoryAttributeInline(admin.TabularInline):
+    """The category's extra questions: shown on the report form, in the API's categories and as
+    Open311's service definition, and checked the same way for all three."""
+
+    model = CategoryAttribute
+    form = CategoryAttributeForm
+    extra = 0
 
 
 @admin.register(Category)
@@ -16,6 +58,7 @@ class CategoryAdmin(admin.ModelAdmin):
     list_display = ["code", "name_fa", "name_en", "department", "kind", "location_required", "active"]
     list_filter = ["department", "kind", "active"]
     search_fields = ["code", "name_fa", "name_en"]
+    inlines = [CategoryAttributeInline]
 
 
 class ReportEventInline(admin.TabularInline):
@@ -38,8 +81,36 @@ class ReportEventInline(admin.TabularInline):
         return False  # history is append-only, written by the services
 
 
+class ReportAdminForm(forms.ModelForm):
+    """What staff may correct on a report: the reporter's contact details and the address, checked as
+    a citizen's are. Nothing that routes the report or moves it along its life is here: those changes
+    are workflow actions, each recorded as an event."""
+
+    class Meta:
+        model = Report
+        fields = ["address", "reporter_name", "reporter_phone", "reporter_email", "consent_contact"]
+
+    def clean_address(self) -> str:
+        return address_clean(address=self.cleaned_data.get("address") or "")
+
+    def clean_reporter_name(self) -> str:
+        return name_clean(name=self.cleaned_data.get("reporter_name") or "")
+
+    def clean_reporter_phone(self) -> str:
+        return phone_clean(phone=self.cleaned_data.get("reporter_phone") or "")
+
+    def clean_reporter_email(self) -> str:
+        return email_clean(email=self.cleaned_data.get("reporter_email") or "")
+
+
 @admin.register(Report)
 class ReportAdmin(LeafletGeoAdmin):
+    """Reports as 137 staff see them. Read-only but for the contact details and the address: the
+    location, category, kind, description, routing and status change only through the services, where
+    every change is an event; a report is never deleted (its history would go with it) nor made here
+    (reports come in through the form, the API, Open311 or the 137 operator)."""
+
+    form = ReportAdminForm
     list_display = [
         "tracking_code",
         "category",
@@ -51,18 +122,72 @@ class ReportAdmin(LeafletGeoAdmin):
     ]
     list_filter = ["status", "routing_rule", "channel", "category__department"]
     search_fields = ["tracking_code", "description"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "tracking_code",
+                    "status",
+                    "category",
+                    "kind",
+                    "channel",
+                    "description",
+                    "attributes",
+                    "location",
+                    "address",
+                    "support_count",
+                    "expected_at",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+        (
+            gettext_lazy("Routing"),
+            {
+                "fields": [
+                    "city",
+                    "district",
+                    "service_area",
+                    "routing_rule",
+                    "routing_distance_m",
+                    "routed_at",
+                ]
+            },
+        ),
+        (
+            gettext_lazy("Reporter (private)"),
+            {"fields": ["reporter_name", "reporter_phone", "reporter_email", "consent_contact"]},
+        ),
+    ]
     readonly_fields = [
         "tracking_code",
+        "status",
+        "category",
+        "kind",
+        "channel",
+        "description",
+        "attributes",
+        "location",
+        "support_count",
+        "expected_at",
+        "created_at",
+        "updated_at",
+        "city",
         "district",
         "service_area",
         "routing_rule",
         "routing_distance_m",
         "routed_at",
-        "status",
-        "created_at",
-        "updated_at",
     ]
     inlines = [ReportEventInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Report | None = None) -> bool:
+        return False
 
 
 @admin.register(ApiKey)

@@ -2,14 +2,12 @@
 and categories. Thin: parse the input, call one service or selector, render.
 
 Public answers never carry the reporter's name, phone or e-mail, nor the private token (that one is
-shown once, in the answer to the request that created the report): the selectors they are built
-from do not read those columns.
+only in the answer to the request that created the report, and to a replay of that very request
+with its Idempotency-Key): the selectors they are built from do not read those columns.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +30,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -44,7 +41,7 @@ from districts.selectors import Routing, point_from_lat_lon, route_point
 from geo.coords import CoordinateError
 from geo.text import normalize_digits
 from issues.filters import FilterError, report_filters_parse
-from issues.models import OPEN_STATUSES, Category, CategoryAttribute, Channel, MessageKind
+from issues.models import OPEN_STATUSES, Category, Channel, MessageKind
 from issues.selectors import (
     category_get,
     category_list_public,
@@ -62,13 +59,12 @@ from issues.throttling import (
     WriteThrottleMixin,
     client_fingerprint,
 )
+from open137.api import SameSiteWrite
+from open137.parsers import loads as json_loads_checked
 
 PAGE_SIZE_DEFAULT = 100
 PAGE_SIZE_MAX = 1000
 IDEMPOTENCY_KEY_MAX = 128
-# What looks like markup: a tag (`<b>`, `</p>`, `<img ...>`) or a comment. "a < b" or "<3" are not.
-_HTML = re.compile(r"<\s*/?\s*[a-zA-Z!][^<>]*>|<!--")
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{3,38}$")
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -187,12 +183,16 @@ class AttributesField(serializers.Field):
             if len(data) > 20_000:
                 self.fail("too_big")
             try:
-                data = json.loads(data) if data.strip() else {}
+                data = json_loads_checked(data) if data.strip() else {}
             except ValueError:
                 self.fail("invalid")
         if not isinstance(data, dict):
             self.fail("invalid")
-        if len(data) > 100 or len(orjson.dumps(data)) > 20_000:
+        try:
+            size = len(orjson.dumps(data))
+        except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: no answer is one
+            self.fail("invalid")
+        if len(data) > 100 or size > 20_000:
             self.fail("too_big")
         return data
 
@@ -212,13 +212,17 @@ class ReportCreateSerializer(serializers.Serializer):
         allow_blank=True,
         help_text="Default: the category's kind.",
     )
+    # The values are checked by the service (issues.validation), with the web form's and Open311's
+    # rules and messages; the serializer only reads the input's shape.
     description = serializers.CharField(
-        max_length=4000, required=False, allow_blank=True, help_text="Plain text, no HTML."
+        required=False, allow_blank=True, help_text="Plain text, no HTML; at most 4000 characters."
     )
-    address = serializers.CharField(max_length=300, required=False, allow_blank=True)
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True, help_text="Private.")
-    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, help_text="Private.")
-    email = serializers.EmailField(required=False, allow_blank=True, help_text="Private.")
+    address = serializers.CharField(required=False, allow_blank=True, help_text="At most 300 characters.")
+    name = serializers.CharField(required=False, allow_blank=True, help_text="Private.")
+    phone = serializers.CharField(
+        required=False, allow_blank=True, help_text="Private. 7 to 15 digits, optionally with a leading +."
+    )
+    email = serializers.CharField(required=False, allow_blank=True, help_text="Private. An e-mail address.")
     consent_contact = serializers.BooleanField(required=False, default=False)
     attributes = AttributesField(required=False, help_text="Answers to the category's attributes, by code.")
     photos = serializers.ListField(
@@ -227,88 +231,6 @@ class ReportCreateSerializer(serializers.Serializer):
         max_length=MAX_PHOTOS,
         help_text="Up to 3 images (multipart only).",
     )
-
-    def _plain_text(self, value: str) -> str:
-        if _HTML.search(value):
-            raise serializers.ValidationError(_("HTML is not allowed; send plain text."))
-        return value
-
-    def validate_description(self, value: str) -> str:
-        return self._plain_text(value)
-
-    def validate_address(self, value: str) -> str:
-        return self._plain_text(value)
-
-    def validate_name(self, value: str) -> str:
-        return self._plain_text(value)
-
-    def validate_phone(self, value: str) -> str:
-        value = normalize_digits(value).strip()
-        if value and not _PHONE.match(value):
-            raise serializers.ValidationError(
-                _("Enter a phone number: digits, optionally with + and spaces.")
-            )
-        return value
-
-
-def attributes_clean(*, category: Category, attributes: dict[str, Any]) -> dict[str, Any]:
-    """The answers checked against the category's questions (Open311 service definition): known
-    codes only, required ones present, list values among the offered keys, numbers numeric."""
-    questions: dict[str, CategoryAttribute] = {a.code: a for a in category.attributes.all()}
-    errors: list[str] = []
-    clean: dict[str, Any] = {}
-    for code, value in attributes.items():
-        question = questions.get(code)
-        if question is None:
-            errors.append(_("unknown attribute “%(code)s”.") % {"code": str(code)[:60]})
-            continue
-        if value in (None, "", []):
-            continue
-        keys = {str(v.get("key")) for v in question.values if isinstance(v, dict)}
-        datatype = question.datatype
-        if datatype == CategoryAttribute.Datatype.MULTIVALUELIST:
-            items = value if isinstance(value, list) else [value]
-            if not all(isinstance(i, str | int) and str(i) in keys for i in items):
-                errors.append(
-                    _("%(code)s: choose among %(keys)s.") % {"code": code, "keys": ", ".join(sorted(keys))}
-                )
-                continue
-            clean[code] = [str(i) for i in items]
-        elif datatype == CategoryAttribute.Datatype.SINGLEVALUELIST:
-            if not isinstance(value, str | int) or str(value) not in keys:
-                errors.append(
-                    _("%(code)s: choose one of %(keys)s.") % {"code": code, "keys": ", ".join(sorted(keys))}
-                )
-                continue
-            clean[code] = str(value)
-        elif datatype == CategoryAttribute.Datatype.NUMBER:
-            try:
-                number = float(normalize_digits(str(value)).replace("٫", "."))
-            except ValueError:
-                errors.append(_("%(code)s must be a number.") % {"code": code})
-                continue
-            if number != number or number in (float("inf"), float("-inf")):
-                errors.append(_("%(code)s must be a number.") % {"code": code})
-                continue
-            clean[code] = number
-        else:
-            if isinstance(value, dict | list):
-                errors.append(_("%(code)s must be text.") % {"code": code})
-                continue
-            text = str(value)
-            if len(text) > 1000 or "\x00" in text or _HTML.search(text):
-                errors.append(_("%(code)s must be plain text of at most 1000 characters.") % {"code": code})
-                continue
-            clean[code] = text
-    for code, question in questions.items():
-        if question.required and code not in clean:
-            errors.append(
-                _("%(code)s is required (%(question)s).")
-                % {"code": code, "question": question.description_en or question.description_fa}
-            )
-    if errors:
-        raise field_error("attributes", " ".join(errors))
-    return clean
 
 
 def _idempotency_key(request: Request) -> str | None:
@@ -466,7 +388,9 @@ class ReportCreatedSerializer(serializers.Serializer):
     routing = RoutingSerializer()
     tracking_url = serializers.URLField()
     private_token = serializers.CharField(
-        required=False, help_text="Only in the answer that created the report (201), never again."
+        required=False,
+        help_text="Only in the answer that created the report (201) and in a replay of the same request "
+        "with the same Idempotency-Key (200).",
     )
 
 
@@ -577,7 +501,9 @@ def _page_param(request: Request, name: str, default: int, maximum: int) -> int:
     raw = normalize_digits(request.query_params.get(name, "") or "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    # isdecimal, not isdigit: "²" is a digit Python's int() cannot read; the length cap keeps int()
+    # away from numbers thousands of digits long.
+    if not raw.isdecimal() or len(raw) > 9 or not 1 <= int(raw) <= maximum:
         raise field_error(name, _("must be a whole number from 1 to %(max)d.") % {"max": maximum})
     return int(raw)
 
@@ -586,9 +512,8 @@ class ReportListCreateApi(WriteThrottleMixin, APIView):
     """GET: the public reports as a GeoJSON FeatureCollection, filtered and paginated.
     POST: a new report (JSON or multipart with photos), routed at once."""
 
-    permission_classes = [AllowAny]
+    permission_classes = [AllowAny, SameSiteWrite]
     authentication_classes: list[type] = []
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
     write_throttle_classes = [ReportCreateThrottle]
     throttle_message = gettext_lazy("Too many reports sent from your address.")
 
@@ -713,7 +638,6 @@ class ReportListCreateApi(WriteThrottleMixin, APIView):
         idempotency_key = _idempotency_key(request)
         category = _category_or_400(data["category"])
         location = _point_or_none(request.data)
-        attributes = attributes_clean(category=category, attributes=data.get("attributes") or {})
         try:
             submission = report_submit(
                 category=category,
@@ -726,7 +650,7 @@ class ReportListCreateApi(WriteThrottleMixin, APIView):
                 reporter_phone=data.get("phone", ""),
                 reporter_email=data.get("email", ""),
                 consent_contact=data.get("consent_contact", False),
-                attributes=attributes,
+                attributes=data.get("attributes") or {},
                 photos=data.get("photos") or (),
                 idempotency_key=idempotency_key,
             )
@@ -741,7 +665,7 @@ class ReportListCreateApi(WriteThrottleMixin, APIView):
                     status=status.HTTP_422_UNPROCESSABLE_ENTITY,
                 )
             raise
-        report = report_public_get(code=submission.report.tracking_code)
+        report = report_public_get(code=submission.report.tracking_code, history=False)
         assert report is not None  # just written (or found by its idempotency key)
         code = report["tracking_code"]
         body: dict[str, Any] = {
@@ -754,7 +678,8 @@ class ReportListCreateApi(WriteThrottleMixin, APIView):
             "routing": routing_public_json(report["routing"]),
             "tracking_url": tracking_url(request, code),
         }
-        if submission.created:
+        if submission.private_token:
+            # Also on a replay of the same submission: the first answer may never have arrived.
             body["private_token"] = submission.private_token
         headers = {"Location": request.build_absolute_uri(reverse("api:report-detail", args=[code]))}
         if not submission.created:
@@ -787,7 +712,7 @@ class ReportDetailApi(APIView):
 class ReportSupportApi(WriteThrottleMixin, APIView):
     """ "Me too": one more citizen has the same problem; each client counts once."""
 
-    permission_classes = [AllowAny]
+    permission_classes = [AllowAny, SameSiteWrite]
     authentication_classes: list[type] = []
     write_throttle_classes = [ReportSupportThrottle]
     throttle_message = gettext_lazy("Too many “me too” requests from your address.")
@@ -876,7 +801,6 @@ __all__ = [
     "ReportListCreateApi",
     "ReportNearbyApi",
     "ReportSupportApi",
-    "attributes_clean",
     "report_detail_json",
     "report_properties",
     "routing_public_json",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import jdatetime
 from django.utils import timezone
@@ -165,23 +165,42 @@ def parse_when(value: str, field: str, *, end_of_day: bool = False) -> datetime:
             day: date = jdatetime.date(y, m, d).togregorian() if y < JALALI_BEFORE_YEAR else date(y, m, d)
             if match["H"] is not None:
                 clock = time(int(match["H"]), int(match["M"]), int(match["S"] or 0))
-                return timezone.make_aware(datetime.combine(day, clock))
-            start = timezone.make_aware(datetime.combine(day, time.min))
-            return start + timedelta(days=1) if end_of_day else start
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (ValueError, OverflowError):
+                moment = timezone.make_aware(datetime.combine(day, clock))
+            else:
+                moment = timezone.make_aware(datetime.combine(day, time.min))
+                if end_of_day:
+                    moment += timedelta(days=1)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if timezone.is_naive(moment):
+                moment = timezone.make_aware(moment)
+            # A full date-time bound is inclusive: `until` keeps a report created at that very instant.
+            if end_of_day:
+                moment += timedelta(microseconds=1)
+        # PostgreSQL holds UTC offsets up to ±15:59 only; Python reads up to ±23:59. In UTC, any is fine.
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # 9999-12-31T23:59:59.999999 (plus the inclusive microsecond), or a time zone that moves the
+        # moment past year 9999 or before year 1.
+        raise FilterError(
+            field,
+            _("“%(value)s” is out of range: use a date between the years 1 and 9999.")
+            % {"value": _shown(value)},
+        ) from None
+    except ValueError:
         raise FilterError(
             field,
             _(
                 "“%(value)s” is not a date: use an ISO date (2026-11-28), a date-time "
                 "(2026-11-28T10:00:00+03:30) or a Jalali date (1405-09-07)."
             )
-            % {"value": value[:40]},
+            % {"value": _shown(value)},
         ) from None
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    # A full date-time bound is inclusive: `until` keeps a report created at that very instant.
-    return moment + timedelta(microseconds=1) if end_of_day else moment
+
+
+def _shown(value: str) -> str:
+    """What was sent, as it can be echoed in a message (40 characters, lone surrogates escaped)."""
+    return value[:40].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def parse_query(value: str) -> tuple[str, ...]:

@@ -83,6 +83,19 @@ OPEN_STATUSES = frozenset(
     }
 )
 
+# The main line of a report's life, in order. The side exits (transferred, not responsible, duplicate,
+# reopened, resolved by citizens) leave it; the tracking page shows these steps, and the demo's
+# sample reports walk along them.
+STATUS_PATH: tuple[ReportStatus, ...] = (
+    ReportStatus.RECEIVED,
+    ReportStatus.FORWARDED,
+    ReportStatus.ACKNOWLEDGED,
+    ReportStatus.IN_PROGRESS,
+    ReportStatus.DONE,
+    ReportStatus.VERIFIED,
+    ReportStatus.CLOSED,
+)
+
 
 class Channel(models.TextChoices):
     WEB = "web", _("web")
@@ -132,11 +145,15 @@ class Report(models.Model):
     reporter_email = models.EmailField(_("reporter e-mail"), blank=True)
     consent_contact = models.BooleanField(_("reporter agrees to be contacted"), default=False)
     # The citizen's private link (add information, confirm a fix) works by this token; only its
-    # SHA-256 is kept, the token itself is shown once to the reporter.
+    # SHA-256 is kept, the token itself is shown to the reporter only (in the answer to the submission,
+    # or to a replay of it with the same idempotency key, from which it is then derived).
     private_token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     # A retried submission (a second tap, a flaky mobile network, an API client's retry) carries the
     # same key and gets the same report back instead of a second one.
     idempotency_key = models.CharField(max_length=128, unique=True, null=True, blank=True, editable=False)
+    # SHA-256 of the whole submission (category, point, text, answers, contact, photo count): a retry
+    # with the same key must be the same submission, or it is refused rather than taken for it.
+    idempotency_fingerprint = models.CharField(max_length=64, blank=True, default="", editable=False)
     # Open311 `tokens/{token}`: a public handle a client can keep before it knows the request id.
     open311_token = models.CharField(max_length=32, unique=True, null=True, blank=True, editable=False)
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)

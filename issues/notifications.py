@@ -34,6 +34,7 @@ from django.utils.module_loading import import_string
 
 from geo.text import normalize_digits
 from issues.models import OutboxMessage, Report
+from issues.selectors import report_tracking_url
 
 logger = logging.getLogger("open137.outbox")
 sms_logger = logging.getLogger("open137.sms")
@@ -45,26 +46,27 @@ _PRIVATE_TOKEN = re.compile(r"([?&]t=)[A-Za-z0-9_\-%.~]+")
 REDACTED = "…"
 
 
+def _redacted(body: str) -> str:
+    return _PRIVATE_TOKEN.sub(rf"\g<1>{REDACTED}", body)
+
+
 # --- Composing ---------------------------------------------------------------------------------
 
 
-def tracking_url(*, code: str) -> str:
-    return f"{settings.OPEN137_PUBLIC_URL}/track/{quote(code)}/"
-
-
 def private_url(*, code: str, token: str) -> str:
-    return f"{tracking_url(code=code)}?t={quote(token, safe='')}"
+    return f"{report_tracking_url(code=code, absolute=True)}?t={quote(token, safe='')}"
 
 
 def _sms_body(*, code: str, token: str) -> str:
     # SMS in Persian is billed per 70 characters: short lines, the code alone on its line so it is
     # easy to read out to the 137 operator, the links last (phones make them tappable).
+    url = report_tracking_url(code=code, absolute=True)
     return "\n".join(
         [
             "سامانه ۱۳۷: گزارش شما ثبت شد.",
             "کد پیگیری:",
             code,
-            f"پیگیری: {tracking_url(code=code)}",
+            f"پیگیری: {url}",
             "پیوند خصوصی شما (به کسی ندهید):",
             private_url(code=code, token=token),
             f"137: report received. Tracking code: {code}",
@@ -77,6 +79,7 @@ def _email_subject(*, code: str) -> str:
 
 
 def _email_body(*, code: str, token: str) -> str:
+    url = report_tracking_url(code=code, absolute=True)
     return "\n".join(
         [
             "شهروند گرامی، گزارش شما در سامانه ۱۳۷ شهرداری ثبت شد و به واحد مسئول فرستاده می‌شود.",
@@ -85,13 +88,13 @@ def _email_body(*, code: str, token: str) -> str:
             code,
             "",
             "وضعیت گزارش را در این نشانی ببینید:",
-            tracking_url(code=code),
+            url,
             "",
             "پیوند خصوصی شما، برای افزودن توضیح یا تأیید رفع مشکل. آن را به کسی ندهید:",
             private_url(code=code, token=token),
             "",
             f"Your report to the 137 city service was received. Tracking code: {code}",
-            f"Follow it at {tracking_url(code=code)} (your private link is above; do not share it).",
+            f"Follow it at {url} (your private link is above; do not share it).",
         ]
     )
 
@@ -276,17 +279,19 @@ def outbox_message_send(*, message_id: int) -> OutboxSendResult:
             message.last_error = error
             if message.attempts >= settings.OPEN137_OUTBOX_MAX_ATTEMPTS:
                 message.status = OutboxMessage.Status.FAILED
+                # Never sent and never to be: the stored copy no longer needs the private link either.
+                message.body = _redacted(message.body)
                 logger.error(
                     "Outbox message %s failed after %s attempts: %s", message.pk, message.attempts, error
                 )
             else:
                 logger.warning("Outbox message %s attempt %s failed: %s", message.pk, message.attempts, error)
-            message.save(update_fields=["attempts", "last_error", "status"])
+            message.save(update_fields=["attempts", "last_error", "status", "body"])
             return OutboxSendResult(message_id=message_id, status=message.status, error=error)
         message.status = OutboxMessage.Status.SENT
         message.sent_at = timezone.now()
         message.last_error = ""
-        message.body = _PRIVATE_TOKEN.sub(rf"\g<1>{REDACTED}", message.body)
+        message.body = _redacted(message.body)
         message.save(update_fields=["attempts", "last_error", "status", "sent_at", "body"])
         return OutboxSendResult(message_id=message_id, status=message.status, sent_now=True)
 

@@ -8,19 +8,24 @@ Lists return `.values()` rows, never model objects: the public map asks for thou
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
+from urllib.parse import quote
 
+from django.conf import settings
 from django.contrib.gis.geos import Point, Polygon
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import F, FloatField, Func, OuterRef, Q, QuerySet
+from django.urls import NoReverseMatch, get_script_prefix, reverse
 
-from districts.selectors import DistrictMatch, Routing, ServiceAreaMatch, _degrees_for_metres
+from districts.selectors import DistrictMatch, Routing, ServiceAreaMatch, degrees_for_metres
 from geo.srid import GEO_SRID
 from geo.text import normalize_digits
 from issues.filters import ReportFilters
 from issues.models import OPEN_STATUSES, Category, CategoryAttribute, Report, ReportEvent, ReportPhoto
+from issues.services import token_hash
 
 
 def category_get(*, code: str) -> Category | None:
@@ -33,8 +38,28 @@ def report_open_list() -> QuerySet[Report]:
 
 def tracking_code_normalize(code: str) -> str:
     """A tracking code as stored, from what a citizen typed or read out: any case, Persian or Arabic
-    digits, spaces or dashes between groups (`acde-fg 34` is `ACDEFG34`)."""
-    return "".join(ch for ch in normalize_digits(code) if ch.isalnum()).upper()[:16]
+    digits, spaces or dashes between groups (`acde-fg 34` is `ACDEFG34`). Codes are ASCII letters and
+    digits only, so anything else (a Persian letter typed by mistake) is dropped."""
+    return "".join(ch for ch in normalize_digits(code or "") if ch.isascii() and ch.isalnum()).upper()[:16]
+
+
+def report_tracking_url(*, code: str, absolute: bool = False) -> str:
+    """Where anyone follows a report by its code, without an account: the /track/<code>/ page. With
+    `absolute`, on the site's public address (OPEN137_PUBLIC_URL): for SMS, e-mail and API answers,
+    which are read away from the site."""
+    try:
+        path = reverse("maps:track", args=[code])
+    except NoReverseMatch:  # the pages are not installed (an API-only deployment)
+        path = f"{get_script_prefix()}track/{quote(code, safe='')}/"
+    return f"{settings.OPEN137_PUBLIC_URL}{path}" if absolute else path
+
+
+def report_private_token_valid(*, report: Report, token: str | None) -> bool:
+    """Whether `token` is the reporter's private token for this report (the private link's `t`).
+    Only the token's hash is stored; the comparison takes the same time however much of it matches."""
+    if not token or not report.private_token_hash:
+        return False
+    return hmac.compare_digest(token_hash(token), report.private_token_hash)
 
 
 def report_by_code(*, code: str) -> Report | None:
@@ -119,10 +144,13 @@ def report_list_rows(*, filters: ReportFilters) -> QuerySet[Report, dict[str, An
     )
 
 
-def report_public_get(*, code: str) -> dict[str, Any] | None:
+def report_public_get(*, code: str, history: bool = True) -> dict[str, Any] | None:
     """One report as the public sees it, or None: the list's fields plus address, location,
     expected date, routing (a districts.selectors.Routing, with the stored rule and distance; its
-    `inside_jurisdiction` is not stored and is None), the public timeline and the public photos."""
+    `inside_jurisdiction` is not stored and is None), the public timeline and the public photos.
+
+    `history=False` leaves out `timeline` and `photos`, and their two queries: for answers that show
+    neither (the answer to a new report)."""
     normalized = tracking_code_normalize(code)
     if not normalized:
         return None
@@ -183,6 +211,8 @@ def report_public_get(*, code: str) -> dict[str, Any] | None:
     report_id = row["id"]
     public = {key: row[key] for key in (*REPORT_LIST_COLUMNS, "address", "expected_at", "lon", "lat")}
     public["routing"] = Routing(district, service_area, row["routing_rule"], row["routing_distance_m"], None)
+    if not history:
+        return public
     public["timeline"] = [
         {"at": e["at"], "kind": e["kind"], "status": e["to_status"] or None, "note": e["note"]}
         for e in ReportEvent.objects.filter(report_id=report_id, public=True)
@@ -196,6 +226,38 @@ def report_public_get(*, code: str) -> dict[str, Any] | None:
         .values("image", "kind", "width", "height")
     ]
     return public
+
+
+def report_public_timeline(*, report_id: int) -> list[dict[str, Any]]:
+    """The report's public events, oldest first: at, kind, status (the state it went to), note, and
+    `what` (support, citizen_info, fixed, not_fixed, or the kind) so a page can say it in the
+    reader's language rather than in the language the event was written in. Of an event's `data`
+    only the flags about the citizen's own actions are read, never routing details or channels."""
+    rows = (
+        ReportEvent.objects.filter(report_id=report_id, public=True)
+        .order_by("at", "id")
+        .values("at", "kind", "to_status", "note", "data")
+    )
+    timeline = []
+    for row in rows:
+        data = row["data"] if isinstance(row["data"], dict) else {}
+        what = row["kind"]
+        if data.get("support"):
+            what = "support"
+        elif data.get("citizen_info"):
+            what = "citizen_info"
+        elif data.get("citizen_feedback") in {"fixed", "not_fixed"}:
+            what = data["citizen_feedback"]
+        timeline.append(
+            {
+                "at": row["at"],
+                "kind": row["kind"],
+                "status": row["to_status"],
+                "note": row["note"],
+                "what": what,
+            }
+        )
+    return timeline
 
 
 NEARBY_OPEN_SQL = f"""
@@ -228,7 +290,7 @@ def report_nearby_open(*, category: Category, point: Point, limit: int = 10) -> 
                 "y": point.y,
                 "category": category.pk,
                 "open": [str(s) for s in OPEN_STATUSES],
-                "degrees": _degrees_for_metres(metres, point.y),
+                "degrees": degrees_for_metres(metres, point.y),
                 "metres": metres,
                 "limit": max(1, min(int(limit), 100)),
             },

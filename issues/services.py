@@ -5,11 +5,15 @@ Every change of a report is recorded as a ReportEvent in the same transaction.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -22,16 +26,36 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from districts.selectors import Routing, route_point
+from geo.srid import GEO_SRID
 from geo.text import normalize_persian
 from issues.models import OPEN_STATUSES, Category, Channel, Report, ReportEvent, ReportSupport
+from issues.validation import CleanSubmission, submission_clean
 
 # Tracking codes are read over the phone: no 0/O, 1/I/L, 2/Z, 5/S or 8/B to confuse.
 TRACKING_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 TRACKING_LENGTH = 8
 
 
+# 25**8 codes: a clash is rare, and the unique constraint, not a look-up beforehand, catches it.
+TRACKING_ATTEMPTS = 5
+
+
 def tracking_code_new() -> str:
     return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(TRACKING_LENGTH))
+
+
+def _is_tracking_code_clash(exc: IntegrityError) -> bool:
+    constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or ""
+    return "tracking_code" in constraint
+
+
+def _expected_at(category: Category) -> datetime | None:
+    """When the report should be resolved by. For now plain calendar time from now plus the
+    category's resolve SLA; the SLA clock in working time (Jalali calendar, Fridays and the holiday
+    table off) is a later piece of work and will replace this estimate."""
+    if not category.sla_resolve_hours:
+        return None
+    return timezone.now() + timedelta(hours=category.sla_resolve_hours)
 
 
 def _routing_fields(routing: Routing) -> dict[str, object]:
@@ -66,18 +90,21 @@ def report_create(
     reporter_phone: str = "",
     reporter_email: str = "",
     actor: User | None = None,
+    consent_contact: bool = False,
+    attributes: dict[str, Any] | None = None,
+    private_token_hash: str | None = None,
+    idempotency_key: str | None = None,
+    idempotency_fingerprint: str = "",
+    open311_token: str | None = None,
 ) -> Report:
     """Create a report and route it (district, service area, unit); nothing is dropped: a point
-    outside every district goes to the 137 triage queue."""
+    outside every district goes to the 137 triage queue. One INSERT carries every column, the
+    submission's tokens included (see report_submit)."""
     if location is None and category.location_required:
         raise ValidationError({"location": [_("This category needs a location on the map.")]})
     routing = route_point(point=location, department_id=category.department_id)
-    for _attempt in range(5):
-        code = tracking_code_new()
-        if not Report.objects.filter(tracking_code=code).exists():
-            break
     report = Report(
-        tracking_code=code,
+        tracking_code=tracking_code_new(),
         city=settings.OPEN137_CITY,
         category=category,
         kind=kind or category.kind,
@@ -89,10 +116,26 @@ def report_create(
         reporter_name=reporter_name,
         reporter_phone=reporter_phone,
         reporter_email=reporter_email,
+        consent_contact=consent_contact,
+        attributes=attributes or {},
+        private_token_hash=private_token_hash,
+        idempotency_key=idempotency_key or None,
+        idempotency_fingerprint=idempotency_fingerprint,
+        open311_token=open311_token,
+        expected_at=_expected_at(category),
         **_routing_fields(routing),
     )
-    report.full_clean(exclude=["district", "service_area", "category"])
-    report.save()
+    # Uniqueness is the database's job (the insert below): no look-ups beforehand.
+    report.full_clean(exclude=["district", "service_area", "category"], validate_unique=False)
+    for attempt in range(1, TRACKING_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():  # a savepoint: a clash undoes only this insert
+                report.save(force_insert=True)
+            break
+        except IntegrityError as exc:
+            if not _is_tracking_code_clash(exc) or attempt == TRACKING_ATTEMPTS:
+                raise
+            report.tracking_code = tracking_code_new()
     ReportEvent.objects.create(
         report=report,
         kind=ReportEvent.Kind.CREATED,
@@ -113,78 +156,210 @@ class RerouteMove:
     rule: str
 
 
-# Open reports whose routing may have changed with the boundaries: the point is no longer covered by
-# an active district of the code it was routed to (its district shrank, moved or vanished), or an
-# active district or service-area polygon that changed after the report was routed now covers it (a
-# grown or new district, a new sub-district, a redrawn snow zone), or it was never in a district.
-# Only these are re-routed: reports away from the changed area are not touched.
-REROUTE_CANDIDATES_SQL = """
-SELECT r.id FROM issues_report r
-  LEFT JOIN districts_district rd ON rd.id = r.district_id
- WHERE r.status = ANY(%(open)s) AND r.location IS NOT NULL AND (
-       r.district_id IS NULL
-    OR NOT EXISTS (
-         SELECT 1 FROM districts_districtpiece p JOIN districts_district d ON d.id = p.district_id
-           JOIN districts_boundaryset s ON s.id = d.boundary_set_id AND s.active
-          WHERE d.code = rd.code AND ST_Covers(p.geom, r.location))
+# The districts (level > 0) of one boundary set that cover the report's point, as sorted keys: code
+# and level, the area too where two districts of one level cover the point (a shared edge or an
+# overlap: the smaller one wins, so an area changed elsewhere can flip it), and a '*' when `marked` and
+# the district's boundary was written after the report was routed (the set was edited in place: what
+# covered the point then is not known, so it counts as a change).
+_COVERING_KEY = """ARRAY(
+      SELECT k.code || '/' || k.level
+             || CASE WHEN count(*) OVER (PARTITION BY k.level) > 1 THEN '/' || k.area_m2 ELSE '' END
+             || CASE WHEN {marked} AND k.boundary_updated_at > o.routed_at THEN '*' ELSE '' END
+        FROM (SELECT DISTINCT d.code, d.level, d.area_m2, d.boundary_updated_at
+                FROM districts_districtpiece p JOIN districts_district d ON d.id = p.district_id
+               WHERE d.boundary_set_id = {boundary_set} AND d.level > 0 AND ST_Covers(p.geom, o.location)) k
+       ORDER BY 1)"""
+
+# The open reports in the changed area, the only ones `reports_reroute` routes again. A report was
+# routed in the boundary set of its district row (`rd`, kept when newer sets come) with the service
+# areas as they were at `routed_at`; it is a candidate when, at its point, what routing reads differs:
+#
+# Districts (reports with a location), only when the report's set is not the active one or the
+# active set was edited after the report was routed (otherwise nothing it depends on moved):
+#  1. the district it was routed to (by code) no longer covers it in the active set: it shrank, moved
+#     or its code is gone;
+#  2. the districts covering it differ between its set and the active set (`_COVERING_KEY`): pointwise,
+#     this is the union over codes of ST_SymDifference(old district, active district of the code), plus
+#     whole districts whose code is new or gone, plus districts of its set redrawn after it was routed
+#     (so a new sub-district, a grown neighbour, a parent's code changed with the region, an
+#     old set activated again). An unchanged district copied into a new set covers the same points:
+#     an identical re-import makes no candidate;
+#  3. routed outside every district (`nearest`, `triage`) and still outside: the nearest active
+#     district within the tolerance (as routing measures it) is not the one it was given; two at the
+#     same distance count as a change (routing's tie-break decides). Only these few reports pay for
+#     a distance.
+#  Testing the point against the pieces is the cheap form of the geometric rule: two GiST probes per
+#  report, no polygon operation, no ST_SymDifference of big polygons computed per report.
+#
+# Service areas (`changed_at`, stamped when a field routing reads changes), for units changed after
+# the report was routed: the unit it was routed to (made inactive, own polygon removed, district code
+# or department changed, no longer the central unit: its reports may leave), and for the report's own
+# department, an active unit that may take it: its own polygon covers the point, it follows the
+# report's district or one of its ancestors, or the report had no unit (a new central unit).
+# Reports left to 137 triage get no unit whatever the units do.
+#
+# Only these are routed again, and only those whose district or unit changes are written.
+REROUTE_CANDIDATES_SQL = f"""
+WITH active AS MATERIALIZED (SELECT id FROM districts_boundaryset WHERE active),
+active_edited AS MATERIALIZED (
+  SELECT max(d.boundary_updated_at) AS at FROM districts_district d WHERE d.boundary_set_id = (SELECT id FROM active)),
+units_changed AS MATERIALIZED (
+  SELECT sa.id, sa.department_id, sa.district_code, sa.active, sa.changed_at FROM districts_servicearea sa
+   WHERE sa.changed_at > (SELECT min(r.routed_at) FROM issues_report r WHERE r.status = ANY(%(open)s))),
+o AS (
+  SELECT r.id, r.location, r.routed_at, r.routing_rule, r.district_id, r.service_area_id, c.department_id,
+         rd.code AS rd_code, rd.boundary_set_id AS rd_set,
+         rdp.code AS parent_code, rdpp.code AS grandparent_code
+    FROM issues_report r
+    JOIN issues_category c ON c.id = r.category_id
+    LEFT JOIN districts_district rd ON rd.id = r.district_id
+    LEFT JOIN districts_district rdp ON rdp.id = rd.parent_id
+    LEFT JOIN districts_district rdpp ON rdpp.id = rdp.parent_id
+   WHERE r.status = ANY(%(open)s))
+SELECT o.id FROM o
+ WHERE (o.location IS NOT NULL
+        AND (o.rd_set IS DISTINCT FROM (SELECT id FROM active) OR o.routed_at < (SELECT at FROM active_edited))
+        AND (
+          -- 1. its district no longer covers it
+          (o.routing_rule = 'covers' AND NOT EXISTS (
+             SELECT 1 FROM districts_districtpiece p JOIN districts_district d ON d.id = p.district_id
+              WHERE d.boundary_set_id = (SELECT id FROM active) AND d.code = o.rd_code
+                AND ST_Covers(p.geom, o.location)))
+          -- 2. the districts covering it changed
+          OR {_COVERING_KEY.format(marked="true", boundary_set="o.rd_set")}
+             IS DISTINCT FROM {_COVERING_KEY.format(marked="false", boundary_set="(SELECT id FROM active)")}
+          -- 3. outside every district: the nearest one within the tolerance is not the one it got
+          OR (o.routing_rule IN ('nearest', 'triage') AND o.rd_code IS DISTINCT FROM (
+               SELECT CASE count(DISTINCT n.code) WHEN 0 THEN NULL WHEN 1 THEN min(n.code) ELSE '' END
+                 FROM (SELECT d.code, rank() OVER (ORDER BY ST_Distance(p.geom::geography, o.location::geography)) AS rk
+                         FROM districts_districtpiece p JOIN districts_district d ON d.id = p.district_id
+                        WHERE d.boundary_set_id = (SELECT id FROM active) AND d.level > 0
+                          AND ST_DWithin(p.geom, o.location, %(tolerance_m)s / (111320.0
+                              * GREATEST(cos(radians(LEAST(abs(ST_Y(o.location)), 89.0))), 0.01)) * 1.01)
+                          AND ST_DWithin(p.geom::geography, o.location::geography, %(tolerance_m)s)) n
+                WHERE n.rk = 1))))
     OR EXISTS (
-         SELECT 1 FROM districts_districtpiece p JOIN districts_district d ON d.id = p.district_id
-           JOIN districts_boundaryset s ON s.id = d.boundary_set_id AND s.active
-          WHERE d.level > 0 AND d.boundary_updated_at > r.routed_at AND ST_Covers(p.geom, r.location))
-    OR EXISTS (
-         SELECT 1 FROM districts_serviceareapiece p JOIN districts_servicearea sa ON sa.id = p.service_area_id
-          WHERE sa.boundary_updated_at > r.routed_at AND ST_Covers(p.geom, r.location))
-    OR EXISTS (
-         SELECT 1 FROM districts_servicearea sa
-          WHERE sa.id = r.service_area_id AND sa.boundary IS NOT NULL AND NOT ST_Covers(sa.boundary, r.location))
-)"""
+       SELECT 1 FROM units_changed u
+        WHERE u.changed_at > o.routed_at AND (
+              u.id = o.service_area_id
+           OR (u.department_id = o.department_id AND u.active
+               AND (o.location IS NULL OR o.district_id IS NOT NULL)
+               AND (o.service_area_id IS NULL
+                    OR u.district_code IN (o.rd_code, o.parent_code, o.grandparent_code)
+                    OR (o.location IS NOT NULL AND EXISTS (
+                          SELECT 1 FROM districts_serviceareapiece sp
+                           WHERE sp.service_area_id = u.id AND ST_Covers(sp.geom, o.location)))))))
+ ORDER BY o.id"""
+
+
+def reroute_candidate_ids() -> list[int]:
+    """The open reports in the changed area (REROUTE_CANDIDATES_SQL), by id: a read, without locks.
+
+    JIT is off for the query: the PostGIS functions' declared costs push its estimate over the JIT
+    threshold, and compiling took about 1.5 s where the query itself takes 60 ms (50,000 open
+    reports, nothing changed) to 1.4 s (all of them in a new boundary set). Put back afterwards, so
+    a caller's transaction keeps its own setting.
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('jit')")
+        (saved,) = cursor.fetchone()
+        cursor.execute("SELECT set_config('jit', 'off', true)")
+        cursor.execute(
+            REROUTE_CANDIDATES_SQL,
+            {"open": list(OPEN_STATUSES), "tolerance_m": float(settings.OPEN137_ROUTING_TOLERANCE_M)},
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute("SELECT set_config('jit', %s, true)", [saved])
+    return ids
+
+
+# Candidates are read and routed again in batches of this many reports.
+REROUTE_BATCH = 500
+
+
+def _reroute_move(report: Report) -> tuple[Routing, RerouteMove] | None:
+    """The report routed again now, and the move, or None when district and unit stay the same."""
+    routing = route_point(point=report.location, department_id=report.category.department_id)
+    old_district = report.district.code if report.district else None
+    old_area = report.service_area.code if report.service_area else None
+    new_district = routing.district.code if routing.district else None
+    new_area = routing.service_area.code if routing.service_area else None
+    if (old_district, old_area) == (new_district, new_area):
+        return None
+    return routing, RerouteMove(
+        report.tracking_code, old_district, new_district, old_area, new_area, str(routing.rule)
+    )
+
+
+def _routing_input(report: Report) -> tuple[object, ...]:
+    """What a report's routing was computed from and wrote: unchanged, a planned move still holds."""
+    return (
+        report.status,
+        report.category_id,
+        bytes(report.location.ewkb) if report.location else None,
+        report.district_id,
+        report.service_area_id,
+        report.routed_at,
+    )
 
 
 def reports_reroute(*, commit: bool, actor_label: str = "reroute") -> list[RerouteMove]:
     """Re-route the open reports in the changed area; return the moves. Without `commit` nothing is
-    written (a dry run); with it, every move is a public 'rerouted' event on the report."""
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(REROUTE_CANDIDATES_SQL, {"open": list(OPEN_STATUSES)})
-            ids = [row[0] for row in cursor.fetchall()]
-        moves: list[RerouteMove] = []
-        reports = (
-            Report.objects.filter(pk__in=ids)
+    written (a dry run); with it, every move is a public 'rerouted' event on the report.
+
+    The candidates are read and routed again without locks; only the reports that move are then
+    locked (in id order) and written, in one transaction. Under the lock each is checked again: one
+    closed meanwhile is left alone, one changed meanwhile (routed, moved, edited) is routed again.
+    """
+    ids = reroute_candidate_ids()
+    planned: dict[int, tuple[tuple[object, ...], Routing, RerouteMove]] = {}
+    for start in range(0, len(ids), REROUTE_BATCH):
+        batch = (
+            Report.objects.filter(pk__in=ids[start : start + REROUTE_BATCH])
             .select_related("district", "service_area", "category")
             .order_by("pk")
         )
-        if commit:
-            reports = reports.select_for_update(of=("self",))
-        for report in reports:
-            routing = route_point(point=report.location, department_id=report.category.department_id)
-            old_district = report.district.code if report.district else None
-            old_area = report.service_area.code if report.service_area else None
-            new_district = routing.district.code if routing.district else None
-            new_area = routing.service_area.code if routing.service_area else None
-            if (old_district, old_area) == (new_district, new_area):
+        for report in batch:
+            found = _reroute_move(report)
+            if found is not None:
+                planned[report.pk] = (_routing_input(report), *found)
+    if not commit or not planned:
+        return [move for _input, _routing, move in planned.values()]
+    written: list[RerouteMove] = []
+    with transaction.atomic():
+        locked = (
+            Report.objects.filter(pk__in=list(planned))
+            .select_related("district", "service_area", "category")
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
+        for report in locked:
+            if not report.is_open:
                 continue
-            moves.append(
-                RerouteMove(
-                    report.tracking_code, old_district, new_district, old_area, new_area, str(routing.rule)
-                )
+            routing_input, routing, move = planned[report.pk]
+            if _routing_input(report) != routing_input:
+                found = _reroute_move(report)
+                if found is None:
+                    continue
+                routing, move = found
+            fields = _routing_fields(routing)
+            for field, value in fields.items():
+                setattr(report, field, value)
+            report.save(update_fields=[*fields.keys(), "updated_at"])
+            ReportEvent.objects.create(
+                report=report,
+                kind=ReportEvent.Kind.REROUTED,
+                actor_label=actor_label,
+                from_status=report.status,
+                to_status=report.status,
+                note=_("Re-routed after a boundary change."),
+                data={
+                    "from": {"district": move.from_district, "service_area": move.from_service_area},
+                    "routing": _routing_data(routing),
+                },
             )
-            if commit:
-                for field, value in _routing_fields(routing).items():
-                    setattr(report, field, value)
-                report.save(update_fields=[*_routing_fields(routing).keys(), "updated_at"])
-                ReportEvent.objects.create(
-                    report=report,
-                    kind=ReportEvent.Kind.REROUTED,
-                    actor_label=actor_label,
-                    from_status=report.status,
-                    to_status=report.status,
-                    note=_("Re-routed after a boundary change."),
-                    data={
-                        "from": {"district": old_district, "service_area": old_area},
-                        "routing": _routing_data(routing),
-                    },
-                )
-    return moves
+            written.append(move)
+    return written
 
 
 def token_hash(token: str) -> str:
@@ -194,12 +369,56 @@ def token_hash(token: str) -> str:
 @dataclass(frozen=True)
 class ReportSubmission:
     report: Report
-    # The reporter's private token, in clear only in the answer to the request that created the report.
+    # The reporter's private token, in clear only in the answer to the request that created the report
+    # and to a replay of that request (same idempotency key, same submission).
     private_token: str | None
     created: bool
 
 
 MAX_PHOTOS = 3
+
+
+def private_token_for_key(idempotency_key: str) -> str:
+    """The private token of a submission sent with an idempotency key, derived from the key: a retry
+    of the same submission (its answer lost to a flaky network) gets the same private link again,
+    and only the token's hash is stored, as for a random one."""
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"private-token:{idempotency_key}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:24]
+
+
+def _submission_fingerprint(
+    *,
+    category: Category,
+    location: Point | None,
+    kind: str,
+    clean: CleanSubmission,
+    consent_contact: bool,
+    photo_count: int,
+) -> str:
+    """SHA-256 of everything the citizen sent, normalised (the point to about 0.1 m): a retry with the
+    same idempotency key must match it to be taken for the same submission."""
+    where = None
+    if location is not None:
+        if location.srid and location.srid != GEO_SRID:
+            location = cast(Point, location.transform(GEO_SRID, clone=True))
+        where = [f"{location.x:.6f}", f"{location.y:.6f}"]
+    data = {
+        "category": category.pk,
+        "location": where,
+        "kind": kind or category.kind,
+        "description": clean.description,
+        "address": clean.address,
+        "attributes": clean.attributes,
+        "name": clean.reporter_name,
+        "phone": clean.reporter_phone,
+        "email": clean.reporter_email,
+        "consent_contact": bool(consent_contact),
+        "photos": photo_count,
+    }
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def report_submit(
@@ -219,47 +438,71 @@ def report_submit(
     idempotency_key: str | None = None,
     actor: User | None = None,
 ) -> ReportSubmission:
-    """A citizen's (or a client's) submission: validated, routed, photos stored, the reporter told
-    by SMS or e-mail through the outbox. The same idempotency key gives the same report back."""
+    """A citizen's (or a client's) submission: validated (issues.validation, the same rules for the
+    web form, the API and Open311), routed, photos stored, the reporter told by SMS or e-mail through
+    the outbox. The same idempotency key with the same submission gives the same report back."""
     from issues import notifications
     from issues import photos as photo_store
 
+    errors: dict[str, list[ValidationError]] = {}
+    try:
+        clean = submission_clean(
+            category=category,
+            description=description,
+            address=address,
+            reporter_name=reporter_name,
+            reporter_phone=reporter_phone,
+            reporter_email=reporter_email,
+            attributes=attributes,
+        )
+    except ValidationError as exc:
+        errors.update(exc.error_dict)
+    if location is None and category.location_required:
+        errors["location"] = [ValidationError(_("This category needs a location on the map."))]
+    if len(photos) > MAX_PHOTOS:
+        errors["photos"] = [ValidationError(_("At most %(n)d photos.") % {"n": MAX_PHOTOS})]
+    if errors:
+        raise ValidationError(errors)
+    fingerprint = _submission_fingerprint(
+        category=category,
+        location=location,
+        kind=kind,
+        clean=clean,
+        consent_contact=consent_contact,
+        photo_count=len(photos),
+    )
     if idempotency_key:
         existing = Report.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
-            return _idempotent_replay(existing, category=category, description=description)
-    if len(photos) > MAX_PHOTOS:
-        raise ValidationError({"photos": [_("At most %(n)d photos.") % {"n": MAX_PHOTOS}]})
+            return _idempotent_replay(
+                existing,
+                category=category,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+                clean=clean,
+            )
     # Photos are decoded and cleaned before anything is written: a bad file refuses the whole report.
     processed = [photo_store.photo_process(upload=upload) for upload in photos]
-    token = secrets.token_urlsafe(18)
+    token = private_token_for_key(idempotency_key) if idempotency_key else secrets.token_urlsafe(18)
     try:
         with transaction.atomic():
             report = report_create(
                 category=category,
                 location=location,
-                description=description,
+                description=clean.description,
                 kind=kind,
                 channel=channel,
-                address=address,
-                reporter_name=reporter_name,
-                reporter_phone=reporter_phone,
-                reporter_email=reporter_email,
+                address=clean.address,
+                reporter_name=clean.reporter_name,
+                reporter_phone=clean.reporter_phone,
+                reporter_email=clean.reporter_email,
                 actor=actor,
-            )
-            report.consent_contact = consent_contact
-            report.attributes = attributes or {}
-            report.private_token_hash = token_hash(token)
-            report.idempotency_key = idempotency_key or None
-            report.open311_token = secrets.token_hex(16)
-            report.save(
-                update_fields=[
-                    "consent_contact",
-                    "attributes",
-                    "private_token_hash",
-                    "idempotency_key",
-                    "open311_token",
-                ]
+                consent_contact=consent_contact,
+                attributes=clean.attributes,
+                private_token_hash=token_hash(token),
+                idempotency_key=idempotency_key or None,
+                idempotency_fingerprint=fingerprint if idempotency_key else "",
+                open311_token=secrets.token_hex(16),
             )
             for photo in processed:
                 photo_store.photo_save(report=report, photo=photo)
@@ -269,18 +512,42 @@ def report_submit(
         if idempotency_key:
             existing = Report.objects.filter(idempotency_key=idempotency_key).first()
             if existing is not None:
-                return _idempotent_replay(existing, category=category, description=description)
+                return _idempotent_replay(
+                    existing,
+                    category=category,
+                    idempotency_key=idempotency_key,
+                    fingerprint=fingerprint,
+                    clean=clean,
+                )
         raise
     return ReportSubmission(report=report, private_token=token, created=True)
 
 
-def _idempotent_replay(report: Report, *, category: Category, description: str) -> ReportSubmission:
-    if report.category_id != category.pk or report.description != description:
+def _idempotent_replay(
+    report: Report,
+    *,
+    category: Category,
+    idempotency_key: str,
+    fingerprint: str,
+    clean: CleanSubmission,
+) -> ReportSubmission:
+    if report.idempotency_fingerprint:
+        same = hmac.compare_digest(report.idempotency_fingerprint, fingerprint)
+    else:
+        # A report stored before fingerprints were kept: its category and text decide.
+        same = report.category_id == category.pk and report.description == clean.description
+    if not same:
         raise ValidationError(
             {"idempotency_key": [_("This idempotency key was already used for a different report.")]},
             code="idempotency_conflict",
         )
-    return ReportSubmission(report=report, private_token=None, created=False)
+    token = private_token_for_key(idempotency_key)
+    # Only a token derived from this key opens the report (not one made at random, nor under an
+    # earlier SECRET_KEY): otherwise the replay carries no private link.
+    opens = bool(report.private_token_hash) and hmac.compare_digest(
+        token_hash(token), report.private_token_hash or ""
+    )
+    return ReportSubmission(report=report, private_token=token if opens else None, created=False)
 
 
 @transaction.atomic

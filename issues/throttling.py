@@ -2,13 +2,14 @@
 
 Counters live in Django's cache, which settings point at the database (DatabaseCache): every app
 process and server shares them, so a limit holds behind a load balancer too. Rates are read from
-settings on each request (OPEN137_RATE_REPORTS, OPEN137_RATE_SUPPORT), so they can be changed
-without touching code; an empty rate turns the limit off.
+settings on each request (OPEN137_RATE_REPORTS, OPEN137_RATE_SUPPORT, OPEN137_RATE_UPDATES), so
+they can be changed without touching code; an empty rate turns the limit off.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 from datetime import timedelta
 from typing import Any
@@ -31,12 +32,28 @@ def client_ip(request: Request) -> str:
     return BaseThrottle().get_ident(request)
 
 
+def _address_key(address: str) -> str:
+    # One IPv6 subscriber usually holds a whole /64 and picks new addresses in it at will (privacy
+    # extensions), so the /64 stands for the client there; an IPv4 address (also one mapped into
+    # IPv6) stands for itself. Anything that is not an address (a mangled proxy header) is kept as is.
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address.strip()
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 def client_fingerprint(request: Request) -> str:
     """Who supports a report ("me too"), without storing who: a salted SHA-256 of the client's
-    address and browser. The salt is the secret key, so the hash cannot be reversed by trying all
-    IPv4 addresses."""
-    user_agent = request.META.get("HTTP_USER_AGENT", "")[:512]
-    material = f"{settings.SECRET_KEY}\n{client_ip(request)}\n{user_agent}"
+    address (an IPv4 address, or the /64 prefix of an IPv6 one). Nothing the client chooses, such as
+    the User-Agent, goes into it, so changing browsers or headers does not count again; the price is
+    that people behind one shared address (an office, a carrier's NAT) count once together. The salt
+    is the secret key, so the hash cannot be reversed by trying every address."""
+    material = f"{settings.SECRET_KEY}\n{_address_key(client_ip(request))}"
     return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -61,6 +78,14 @@ class ReportCreateThrottle(_SettingsRateThrottle):
 class ReportSupportThrottle(_SettingsRateThrottle):
     scope = "support"
     rate_setting = "OPEN137_RATE_SUPPORT"
+
+
+class ReportUpdateThrottle(_SettingsRateThrottle):
+    """The reporter's own writes through the private link (more information with photos, "fixed?"):
+    the link is a secret, but one that can leak, and each write may carry photos."""
+
+    scope = "updates"
+    rate_setting = "OPEN137_RATE_UPDATES"
 
 
 class Open311KeyThrottle(_SettingsRateThrottle):

@@ -11,14 +11,16 @@ from django import forms
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from districts.selectors import point_from_lat_lon
 from geo.coords import CoordinateError
 from geo.srid import GEO_SRID
-from geo.text import normalize_digits
-from issues.models import MessageKind
+from issues.models import CategoryAttribute, MessageKind
+from issues.selectors import tracking_code_normalize
 from issues.services import MAX_PHOTOS, TRACKING_LENGTH
+from issues.validation import ATTRIBUTE_STRING_MAX, ATTRIBUTE_TEXT_MAX, NAME_MAX
 from maps.selectors import PlaceMatch, place_search
 
 DESCRIPTION_MAX = 4000
@@ -56,9 +58,67 @@ class PhotosField(forms.FileField):
         return [super(PhotosField, self).clean(f, initial) for f in files]
 
 
+class AnswerListField(forms.Field):
+    """The keys ticked for a multiple-choice question, as sent; whether they are among the offered
+    ones is the validation's business (issues.validation), as for the API and Open311."""
+
+    def to_python(self, value: Any) -> list[str]:
+        if not value:
+            return []
+        return [str(v) for v in (value if isinstance(value, list | tuple) else [value])]
+
+
+def attribute_field_name(category: str, code: str) -> str:
+    """The form field of a category's question. Slugs never contain a dot: no two questions clash."""
+    return f"attr.{category}.{code}"
+
+
+def _in_language(item: dict[str, Any], field: str, lang: str) -> str:
+    english = item.get(f"{field}_en") or ""
+    return str(english if lang == "en" and english else item.get(f"{field}_fa") or english)
+
+
+def attribute_field(question: dict[str, Any], *, lang: str) -> forms.Field:
+    """A form field for one of a category's questions (a row of category_list_public's
+    `attributes`). Nothing is checked here: the answers go to report_submit, which checks them with
+    the same rules and messages as the API's and Open311's."""
+    datatype = question["datatype"]
+    options = [
+        (str(v["key"]), _in_language(v, "name", lang) or str(v["key"]))
+        for v in question.get("values") or []
+        if isinstance(v, dict) and "key" in v
+    ]
+    attrs: dict[str, Any] = {"aria-required": "true"} if question["required"] else {}
+    field: forms.Field
+    if datatype == CategoryAttribute.Datatype.MULTIVALUELIST:
+        field = AnswerListField(widget=forms.CheckboxSelectMultiple(choices=options, attrs=attrs))
+    elif datatype == CategoryAttribute.Datatype.SINGLEVALUELIST:
+        field = forms.CharField(widget=forms.Select(choices=[("", "—"), *options], attrs=attrs))
+    elif datatype == CategoryAttribute.Datatype.NUMBER:
+        field = forms.CharField(widget=forms.TextInput(attrs={**attrs, "inputmode": "decimal", "dir": "ltr"}))
+    elif datatype == CategoryAttribute.Datatype.DATETIME:
+        field = forms.CharField(
+            widget=forms.DateTimeInput(attrs={**attrs, "type": "datetime-local", "dir": "ltr"})
+        )
+    elif datatype == CategoryAttribute.Datatype.TEXT:
+        field = forms.CharField(
+            widget=forms.Textarea(attrs={**attrs, "rows": 3, "maxlength": ATTRIBUTE_TEXT_MAX})
+        )
+    else:
+        field = forms.CharField(widget=forms.TextInput(attrs={**attrs, "maxlength": ATTRIBUTE_STRING_MAX}))
+    field.required = False
+    field.label = _in_language(question, "description", lang) or question["code"]
+    if question["required"]:
+        field.help_text = _("Required for this category.")
+    return field
+
+
 class ReportForm(CitizenForm):
     """A citizen's report. The category radios are drawn by the template (grouped by department, with
-    icons); `lat`/`lon` are set by the map, `place` is the way to report without it."""
+    icons); `lat`/`lon` are set by the map, `place` is the way to report without it. Every category's
+    extra questions are fields of the form (`attr.<category>.<code>`); only the chosen category's
+    answers are sent. The values are checked by report_submit (issues.validation), with the same
+    rules and messages as the API's and Open311's: the form only parses."""
 
     category = forms.ChoiceField(label=_("What is the problem about?"))
     kind = forms.ChoiceField(
@@ -69,8 +129,8 @@ class ReportForm(CitizenForm):
     description = forms.CharField(
         label=_("Description"),
         required=False,
-        max_length=DESCRIPTION_MAX,
-        widget=forms.Textarea(attrs={"rows": 4}),
+        # A hint to the browser only; the limit is checked by the service.
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": DESCRIPTION_MAX}),
         help_text=_("What is wrong, and where exactly (a landmark, a house number)."),
     )
     photos = PhotosField(label=_("Photos"), help_text=_("Up to three photos."))
@@ -82,17 +142,18 @@ class ReportForm(CitizenForm):
         max_length=200,
         help_text=_("Without the map: the report is placed in the district you name."),
     )
-    reporter_name = forms.CharField(label=_("Your name"), required=False, max_length=200)
+    reporter_name = forms.CharField(
+        label=_("Your name"), required=False, widget=forms.TextInput(attrs={"maxlength": NAME_MAX})
+    )
     reporter_phone = forms.CharField(
         label=_("Mobile phone"),
         required=False,
-        max_length=40,
         widget=forms.TextInput(
-            attrs={"type": "tel", "inputmode": "tel", "autocomplete": "tel", "dir": "ltr"}
+            attrs={"type": "tel", "inputmode": "tel", "autocomplete": "tel", "dir": "ltr", "maxlength": 40}
         ),
         help_text=_("We text you the tracking code."),
     )
-    reporter_email = forms.EmailField(
+    reporter_email = forms.CharField(
         label=_("E-mail"),
         required=False,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "dir": "ltr"}),
@@ -111,6 +172,17 @@ class ReportForm(CitizenForm):
         category_field.choices = [(c["code"], c["code"]) for c in categories]
         self.fields["reporter_name"].widget.attrs["autocomplete"] = "name"
         self.fields["place"].widget.attrs.update({"list": "district-names", "autocomplete": "off"})
+        lang = (get_language() or "fa")[:2]
+        # (category row, names of its question fields), for the template's groups of questions.
+        self.question_names: list[tuple[dict[str, Any], list[str]]] = []
+        for category in categories:
+            names = []
+            for question in category.get("attributes") or []:
+                name = attribute_field_name(category["code"], question["code"])
+                self.fields[name] = attribute_field(question, lang=lang)
+                names.append(name)
+            if names:
+                self.question_names.append((category, names))
         # Filled in by clean(): the point, and the district picked by name when there was no pin.
         self.location: Point | None = None
         self.place_match: PlaceMatch | None = None
@@ -133,9 +205,27 @@ class ReportForm(CitizenForm):
         except ValueError:
             return None
 
-    def clean_reporter_phone(self) -> str:
-        # Phones send Persian digits; the SMS gateway wants ASCII.
-        return normalize_digits(self.cleaned_data.get("reporter_phone", "")).strip()
+    @property
+    def question_groups(self) -> list[dict[str, Any]]:
+        """Each category's questions, as the template draws them: every group is in the page (the
+        script shows the chosen category's; without it all are shown, headed by their category)."""
+        return [
+            {"category": category, "fields": [self[name] for name in names]}
+            for category, names in self.question_names
+        ]
+
+    def attributes_for(self, category: str) -> dict[str, Any]:
+        """The answers to the chosen category's questions, by question code (unanswered ones left
+        out); the other categories' fields are ignored."""
+        answers: dict[str, Any] = {}
+        for row, names in self.question_names:
+            if row["code"] != category:
+                continue
+            for name in names:
+                value = self.cleaned_data.get(name)
+                if value not in (None, "", []):
+                    answers[name.rsplit(".", 1)[1]] = value
+        return answers
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -177,13 +267,6 @@ class ReportForm(CitizenForm):
         return data
 
 
-def normalize_tracking_code(value: str) -> str:
-    """A tracking code as typed or read out: any case, Persian digits, spaces or dashes between the
-    groups; the stored form is upper-case letters and digits only."""
-    text = normalize_digits(value or "").upper()
-    return "".join(ch for ch in text if ch.isascii() and ch.isalnum())[: TRACKING_LENGTH * 2]
-
-
 class TrackLookupForm(CitizenForm):
     code = forms.CharField(
         label=_("Tracking code"),
@@ -200,7 +283,7 @@ class TrackLookupForm(CitizenForm):
     )
 
     def clean_code(self) -> str:
-        code = normalize_tracking_code(self.cleaned_data["code"])
+        code = tracking_code_normalize(self.cleaned_data["code"])
         if len(code) != TRACKING_LENGTH:
             raise ValidationError(
                 _("A tracking code has %(n)d letters and digits, like ACDE-FGHJ.") % {"n": TRACKING_LENGTH}

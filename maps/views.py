@@ -7,7 +7,6 @@ location" and the list of open reports nearby.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -17,21 +16,23 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
-from districts.selectors import district_summary
-from issues.models import Channel, Report, ReportStatus
+from districts.selectors import district_names, district_summary
+from issues.models import STATUS_PATH, Channel, Report, ReportStatus
 from issues.selectors import (
     category_get,
     category_list_public,
     report_by_code,
     report_nearby_open,
+    report_private_token_valid,
     report_public_get,
+    report_public_timeline,
+    report_tracking_url,
 )
 from issues.services import (
     FEEDBACK_STATUSES,
@@ -40,32 +41,29 @@ from issues.services import (
     report_citizen_feedback,
     report_submit,
     report_support,
-    token_hash,
 )
-from issues.throttling import ReportCreateThrottle, ReportSupportThrottle, client_fingerprint, throttle_wait
-from maps.forms import AddInfoForm, FeedbackForm, ReportForm, TrackLookupForm
-from maps.selectors import district_names, report_public_timeline
+from issues.throttling import (
+    ReportCreateThrottle,
+    ReportSupportThrottle,
+    ReportUpdateThrottle,
+    client_fingerprint,
+    throttle_wait,
+)
+from maps.forms import AddInfoForm, FeedbackForm, ReportForm, TrackLookupForm, attribute_field_name
 
 # The private token travels from the POST that created the report to the thank-you page in the
 # session, and nowhere else: it is shown once and never written into a public page or URL log.
 FLASH_KEY = "open137_report_flash"
 
-# The main line of a report's life, shown as steps on the tracking page; side exits (transferred,
-# duplicate, referred outside, ...) are shown as a status without steps.
-STATUS_STEPS = [
-    ReportStatus.RECEIVED,
-    ReportStatus.FORWARDED,
-    ReportStatus.ACKNOWLEDGED,
-    ReportStatus.IN_PROGRESS,
-    ReportStatus.DONE,
-    ReportStatus.VERIFIED,
-    ReportStatus.CLOSED,
-]
-
 
 def home(request: HttpRequest) -> HttpResponse:
     """The city's districts on a map, with what the platform offers."""
-    return render(request, "maps/home.html", {"summary": district_summary()})
+    context = {
+        "summary": district_summary(),
+        "center": settings.LEAFLET_CONFIG["DEFAULT_CENTER"],
+        "zoom": settings.LEAFLET_CONFIG["DEFAULT_ZOOM"],
+    }
+    return render(request, "maps/home.html", context)
 
 
 # --- Report a problem ------------------------------------------------------------------------------
@@ -91,19 +89,34 @@ def _category_groups(categories: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(groups.values())
 
 
-def _service_errors(form: ReportForm, exc: ValidationError) -> None:
-    """A ValidationError from report_submit, put next to the field it is about. The location has no
-    field of its own: its messages go to `lat`, which the template shows by the map."""
+# The service's names for what the form calls otherwise. The location has no field of its own: its
+# messages go to `lat`, which the template shows by the map; the address is the district's name.
+_SERVICE_FIELDS = {
+    "location": "lat",
+    "name": "reporter_name",
+    "phone": "reporter_phone",
+    "email": "reporter_email",
+    "address": "place",
+}
+
+
+def _service_errors(form: ReportForm, exc: ValidationError, *, category: str) -> None:
+    """A ValidationError from report_submit, put next to the field it is about; an answer's next to
+    its question (the validation names the question's code in the message's params)."""
     if not hasattr(exc, "error_dict"):
         for message in exc.messages:
             form.add_error(None, message)
         return
-    for key, errors in exc.message_dict.items():
-        target: str | None = {"location": "lat"}.get(key, key)
-        if target not in form.fields or target in {"idempotency_key"}:
-            target = None
-        for message in errors:
-            form.add_error(target, message)
+    for key, errors in exc.error_dict.items():
+        for error in errors:
+            target: str | None = _SERVICE_FIELDS.get(key, key)
+            if key == "attributes":
+                code = (error.params or {}).get("code")
+                target = attribute_field_name(category, str(code)) if code else None
+            if target not in form.fields or target == "idempotency_key":
+                target = None
+            for message in error.messages:
+                form.add_error(target, message)
 
 
 def _js_strings() -> dict[str, str]:
@@ -155,16 +168,17 @@ def _report_send(request: HttpRequest, form: ReportForm) -> HttpResponse | int:
             # A report placed by naming a district has only that district's point: the name tells
             # the unit that the location is approximate.
             address=(match.name_fa if match else ""),
-            reporter_name=data["reporter_name"].strip(),
+            reporter_name=data["reporter_name"],
             reporter_phone=data["reporter_phone"],
             reporter_email=data["reporter_email"],
             consent_contact=data["consent_contact"],
+            attributes=form.attributes_for(category.code),
             photos=data["photos"],
             idempotency_key=data["idempotency_key"],
             actor=request.user if request.user.is_authenticated else None,
         )
     except ValidationError as exc:
-        _service_errors(form, exc)
+        _service_errors(form, exc, category=category.code)
         if "idempotency_key" in getattr(exc, "error_dict", {}):
             # This form was sent before as a different report (the back button, then edits): a
             # fresh key makes the next send a new report.
@@ -238,14 +252,14 @@ def report_thanks(request: HttpRequest, code: str) -> HttpResponse:
     if flash and flash.get("code") == report.tracking_code:
         del request.session[FLASH_KEY]
         private_url = request.build_absolute_uri(
-            reverse("maps:track", args=[report.tracking_code]) + "?" + urlencode({"t": flash["token"]})
+            report_tracking_url(code=report.tracking_code) + "?" + urlencode({"t": flash["token"]})
         )
     response = render(
         request,
         "maps/thanks.html",
         {
             "code": report.tracking_code,
-            "track_url": request.build_absolute_uri(reverse("maps:track", args=[report.tracking_code])),
+            "track_url": request.build_absolute_uri(report_tracking_url(code=report.tracking_code)),
             "private_url": private_url,
         },
     )
@@ -271,14 +285,8 @@ def track_lookup(request: HttpRequest) -> HttpResponse:
     return render(request, "maps/track_lookup.html", {"form": form}, status=404 if form.errors else 200)
 
 
-def _token_ok(report: Report, token: str | None) -> bool:
-    if not token or not report.private_token_hash:
-        return False
-    return hmac.compare_digest(token_hash(token), report.private_token_hash)
-
-
 def _private_redirect(report: Report, token: str) -> HttpResponse:
-    return redirect(reverse("maps:track", args=[report.tracking_code]) + "?" + urlencode({"t": token}))
+    return redirect(report_tracking_url(code=report.tracking_code) + "?" + urlencode({"t": token}))
 
 
 def _status_label(value: str) -> str:
@@ -314,7 +322,7 @@ def _track_render(
     public = report_public_get(code=report.tracking_code)
     if public is None:  # pragma: no cover - deleted between the two reads
         raise Http404
-    private = _token_ok(report, token)
+    private = report_private_token_valid(report=report, token=token)
     if token and not private:
         messages.error(request, _("This private link is not valid for this report."))
     if private:
@@ -322,7 +330,9 @@ def _track_render(
         if report.status in FEEDBACK_STATUSES:
             feedback_form = feedback_form or FeedbackForm(initial={"t": token})
     status_value = public["status"]
-    step = STATUS_STEPS.index(status_value) if status_value in STATUS_STEPS else None
+    # The main line of a report's life is shown as steps; a side exit (transferred, duplicate,
+    # referred outside, ...) is shown as a status without steps.
+    step = STATUS_PATH.index(status_value) if status_value in STATUS_PATH else None
     context = {
         "report": public,
         "code": report.tracking_code,
@@ -331,7 +341,7 @@ def _track_render(
         "is_open": report.is_open,
         "steps": [
             {"label": s.label, "done": step is not None and i <= step, "current": i == step}
-            for i, s in enumerate(STATUS_STEPS)
+            for i, s in enumerate(STATUS_PATH)
         ],
         "timeline": [
             {**item, "label": _timeline_label(item), "show_note": item["what"] not in {"support", "rerouted"}}
@@ -367,7 +377,7 @@ def track(request: HttpRequest, code: str) -> HttpResponse:
     if code != report.tracking_code:
         # One address per report whatever was typed (acde-fghj, ACDEFGHJ): the canonical one.
         query = f"?{request.GET.urlencode()}" if request.GET else ""
-        return redirect(reverse("maps:track", args=[report.tracking_code]) + query, permanent=True)
+        return redirect(report_tracking_url(code=report.tracking_code) + query, permanent=True)
     return _track_render(request, report, token=request.GET.get("t"))
 
 
@@ -378,10 +388,11 @@ def _private_post(
     write: Callable[[Report, dict[str, Any]], object],
     done_message: str,
 ) -> HttpResponse:
-    """A write through the private link: the token is checked before anything else."""
+    """A write through the private link: the token is checked before anything else, then the
+    per-address limit on these writes (each may carry text and photos)."""
     report = _report_or_404(code)
     token = request.POST.get("t", "")
-    if not _token_ok(report, token):
+    if not report_private_token_valid(report=report, token=token):
         response = render(
             request,
             "maps/forbidden.html",
@@ -389,6 +400,22 @@ def _private_post(
             status=403,
         )
         response["Referrer-Policy"] = "same-origin"
+        return response
+    forms: dict[str, Any]
+    wait = _throttled(request, ReportUpdateThrottle)
+    if wait is not None:
+        # Nothing is written or checked; what was typed comes back in the form (a file input cannot
+        # be refilled), and the message says when to try again.
+        messages.error(
+            request,
+            _("Too many additions from your address. Try again in %(minutes)d minutes.")
+            % {"minutes": max(1, round(wait / 60))},
+        )
+        typed = {name: request.POST.get(name, "") for name in form_class.base_fields if name != "photos"}
+        refused = form_class(initial=typed)
+        forms = {"info_form": refused} if isinstance(refused, AddInfoForm) else {"feedback_form": refused}
+        response = _track_render(request, report, token=token, status=429, **forms)
+        response["Retry-After"] = str(wait)
         return response
     form = form_class(request.POST, request.FILES)
     if form.is_valid():
@@ -401,7 +428,7 @@ def _private_post(
         else:
             messages.success(request, done_message)
             return _private_redirect(report, token)
-    forms: dict[str, Any] = {"info_form": form} if isinstance(form, AddInfoForm) else {"feedback_form": form}
+    forms = {"info_form": form} if isinstance(form, AddInfoForm) else {"feedback_form": form}
     return _track_render(request, report, token=token, status=400, **forms)
 
 

@@ -1,16 +1,43 @@
-"""API-wide error shape: every error is JSON with a human message, never an HTML page or a 500."""
+"""API-wide error shape: every error is JSON with a human message, never an HTML page or a 500.
+Also the rule for the anonymous write endpoints: JSON or multipart, forms only from this site."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.core.exceptions import (
+    DisallowedHost,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.http import is_same_domain, parse_header_parameters
+from django.utils.translation import gettext as _
 from rest_framework import status
+from rest_framework.exceptions import ParseError, PermissionDenied, UnsupportedMediaType
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from open137.parsers import MAX_JSON_DEPTH, JSONValueError, json_value_check
+
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    # Django refuses to read a body over its limits; unhandled, that is its HTML "Bad Request" page.
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+        message = _(
+            "The request body is too large: JSON or form fields may take at most %(size)s "
+            "(photos do not count toward this)."
+        ) % {"size": _size(limit)}
+        return Response({"error": message}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        message = _("The request has too many form fields or files.")
+        return Response({"error": message}, status=status.HTTP_400_BAD_REQUEST)
     # Services raise Django's ValidationError; to a client that is a 400 with the same messages.
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
@@ -39,3 +66,85 @@ def _text(value: Any) -> str:
     if isinstance(value, dict):
         return "; ".join(f"{k}: {_text(v)}" for k, v in value.items())
     return str(value)
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.3g} MB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KB"
+
+
+# What the project's API reads (DEFAULT_PARSER_CLASSES: open137.parsers.SafeJSONParser and DRF's
+# MultiPartParser). A form-encoded body is not among them: it is what any web page can make its
+# visitors' browsers send to us.
+API_MEDIA_TYPES = ("application/json", "multipart/form-data")
+
+
+class SameSiteWrite(BasePermission):
+    """The anonymous write endpoints of /api/ (no session, so no CSRF token): what a page on another
+    site could make a visitor's browser send is refused.
+
+    - The body must be JSON or multipart (415 otherwise): a cross-site HTML form can send a
+      form-encoded or text/plain body, and the API reads neither.
+    - Anything but JSON (multipart, which a form can also send, or no body at all, which a script
+      can send without asking) must come from this site: an `Origin` header naming another host, or
+      "null", is a 403. Apps and servers send no `Origin`; a browser sends it with every cross-site
+      POST. A JSON body from another site needs a CORS preflight, which the API never grants.
+      The scheme is not compared (behind a TLS proxy the app may see http://); origins in
+      CSRF_TRUSTED_ORIGINS (wildcards too) are this site as well.
+    - A JSON body is held to open137.parsers.json_value_check here as well, for views that list
+      DRF's own JSONParser rather than the project's SafeJSONParser.
+    """
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        header = request.META.get("CONTENT_TYPE", "")
+        media_type = parse_header_parameters(header)[0].strip().lower() if header.strip() else ""
+        if media_type and media_type not in API_MEDIA_TYPES:
+            raise UnsupportedMediaType(
+                media_type[:100],
+                detail=_("Send the body as JSON (application/json) or multipart/form-data, not %(type)s.")
+                % {"type": media_type[:100]},
+            )
+        if media_type == "application/json":
+            try:
+                json_value_check(request.data)
+            except RecursionError:
+                raise ParseError(
+                    _("JSON parse error - nested more than %(n)d levels deep.") % {"n": MAX_JSON_DEPTH}
+                ) from None
+            except JSONValueError as exc:
+                raise ParseError(str(exc)) from None
+            return True
+        if not same_site(request):
+            raise PermissionDenied(
+                _(
+                    "This request came from a page on another site (Origin: %(origin)s): the API "
+                    "takes forms only from this site's own pages. Apps send JSON."
+                )
+                % {"origin": request.META.get("HTTP_ORIGIN", "")[:100]}
+            )
+        return True
+
+
+def same_site(request: Request) -> bool:
+    """True without an `Origin` header, or with one naming this site's host (or a trusted origin)."""
+    origin = request.META.get("HTTP_ORIGIN")
+    if origin is None:
+        return True
+    try:
+        parts = urlsplit(origin.strip())
+        host = request.get_host()
+    except (ValueError, DisallowedHost):
+        return False
+    netloc = parts.netloc.lower()
+    if not parts.scheme or not netloc:
+        return False  # "null" (a sandboxed frame, a file:// page) or garbage
+    if netloc == host.lower():
+        return True
+    for trusted in settings.CSRF_TRUSTED_ORIGINS:
+        allowed = urlsplit(trusted)
+        # "https://*.city.example" allows every subdomain: is_same_domain's ".city.example".
+        pattern = allowed.netloc.lower().lstrip("*")
+        if allowed.scheme == parts.scheme and is_same_domain(netloc, pattern):
+            return True
+    return False

@@ -205,6 +205,14 @@ PROCRASTINATE_WORKER_DEFAULTS = {"delete_jobs": "successful"}
 OPEN137_PHOTO_MAX_BYTES = int(os.environ.get("OPEN137_PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
 OPEN137_PHOTO_MAX_PIXELS = int(os.environ.get("OPEN137_PHOTO_MAX_PIXELS", str(40_000_000)))
 OPEN137_PHOTO_MAX_SIDE = int(os.environ.get("OPEN137_PHOTO_MAX_SIDE", "2048"))
+# Request bodies. Form fields and JSON bodies are read into memory: together at most
+# DATA_UPLOAD_MAX_MEMORY_SIZE, or the request is refused (a JSON or Open311 413 from the APIs). Files
+# do not count toward it: each photo is held to OPEN137_PHOTO_MAX_BYTES, and a file over
+# FILE_UPLOAD_MAX_MEMORY_SIZE is spooled to a temporary file instead of memory. A report's fields
+# need a few KB; 2.5 MB leaves room for the admin's boundary editor, which posts a district's whole
+# outline as one GeoJSON field. The total body is capped by the reverse proxy (docs/operations.md).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("OPEN137_DATA_UPLOAD_MAX_BYTES", str(2_621_440)))
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # --- API -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -213,6 +221,13 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
     "EXCEPTION_HANDLER": "open137.api.exception_handler",
+    # JSON and multipart (photos) only: a form-encoded body is what a page on any other site can make
+    # a visitor's browser send (open137.api.SameSiteWrite). SafeJSONParser turns every bad JSON body
+    # (too deeply nested, lone surrogates, NULs) into a 400.
+    "DEFAULT_PARSER_CLASSES": [
+        "open137.parsers.SafeJSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # Rate limits count per client IP. Behind N reverse proxies (a load balancer, nginx) set
     # OPEN137_NUM_PROXIES=N so the client's address is read from X-Forwarded-For; with 0 the header
     # is ignored, so a client cannot dodge the limit by sending one.
@@ -222,6 +237,8 @@ REST_FRAMEWORK = {
 # limited: the public map and the Open311 feeds are meant to be read freely (and cached by a proxy).
 OPEN137_RATE_REPORTS = os.environ.get("OPEN137_RATE_REPORTS", "30/hour")
 OPEN137_RATE_SUPPORT = os.environ.get("OPEN137_RATE_SUPPORT", "120/hour")
+# The reporter's own additions through the private link (text and photos, "was it fixed?").
+OPEN137_RATE_UPDATES = os.environ.get("OPEN137_RATE_UPDATES", "60/hour")
 # Open311 POSTs count per API key (one key serves a whole app's users).
 OPEN137_RATE_OPEN311 = os.environ.get("OPEN137_RATE_OPEN311", "600/hour")
 # The cache (rate-limit counters) lives in PostgreSQL, shared by every app process and server: no

@@ -213,3 +213,71 @@ def test_without_javascript_the_form_still_works(browser, site):
         == "R1"
     )
     context.close()
+
+
+XSS_NAME = "<img src=x onerror=alert(1)>"
+
+
+def test_district_names_are_text_in_map_tooltips(browser, site):
+    # District names come from imported GIS files (OSM tags): one named like markup must show as
+    # those characters in the map's tooltips, never become an element.
+    from django.contrib.gis.geos import Point
+
+    from districts.services import boundary_set_activate, boundary_set_create, district_create
+    from geo.srid import GEO_SRID
+    from issues.models import Channel
+    from issues.services import report_submit
+    from tests.test_pages import rect
+
+    base, town = site
+    hostile = boundary_set_create(name="imported from OSM")
+    district_create(
+        boundary_set=hostile,
+        code="X<b>1</b>",
+        name_fa=XSS_NAME,
+        name_en=XSS_NAME + " en",
+        boundary=rect(50.00, 36.26, 50.04, 36.28),
+    )
+    boundary_set_activate(boundary_set=hostile)
+    context = browser.new_context(viewport={"width": 1024, "height": 760}, locale="fa-IR")
+    page = context.new_page()
+    errors = _errors_collector(page)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    # A request for the broken image's "x" would mean the name was parsed as HTML.
+    fetched_x: list[str] = []
+    page.on("request", lambda request: fetched_x.append(request.url) if request.url.endswith("/x") else None)
+
+    def hover_and_read(map_selector: str) -> str:
+        page.wait_for_selector(f"{map_selector} .leaflet-overlay-pane path")
+        box = page.locator(map_selector).bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+        page.mouse.move(box["x"] + box["width"] * 0.52, box["y"] + box["height"] * 0.5)
+        tooltip = page.wait_for_selector(f"{map_selector} .leaflet-tooltip")
+        assert tooltip is not None
+        assert page.locator(f"{map_selector} .leaflet-tooltip img").count() == 0
+        assert page.locator(f"{map_selector} .leaflet-tooltip b").count() == 0
+        return tooltip.inner_text()
+
+    # The home page (its own script now reuses mapbase.js): the name, then the code, both as text.
+    page.goto(f"{base}/")
+    text = hover_and_read("#map")
+    assert XSS_NAME in text and "X<b>1</b>" in text
+    page.screenshot(path=str(SCREENSHOTS / "home-fa-hostile-name.png"))
+
+    # The tracking page's small map names the districts too.
+    submission = report_submit(
+        category=town.pothole,
+        location=Point(50.01, 36.27, srid=GEO_SRID),
+        description="چاله",
+        channel=Channel.WEB,
+    )
+    code = submission.report.tracking_code
+    page.goto(f"{base}/track/{code}/")
+    page.locator("#track-map").scroll_into_view_if_needed()
+    assert XSS_NAME in hover_and_read("#track-map")
+
+    assert dialogs == [] and fetched_x == []
+    assert errors == []
+    context.close()

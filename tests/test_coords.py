@@ -115,6 +115,35 @@ def test_parsed_values_are_finite_floats_for_big_integers():
     assert math.isfinite(parsed.lat) and math.isfinite(parsed.lon)
 
 
+@pytest.mark.parametrize(
+    ("lat", "lon", "field", "shown"),
+    [
+        ("\ud800", "50", "lat", "\\ud800"),  # half a surrogate pair, from a JSON "\ud800" escape
+        ("36", "50.0\udfff", "lon", "50.0\\udfff"),
+        ("\udc00\ud800", "50", "lat", "\\udc00\\ud800"),  # both halves, in the wrong order
+    ],
+)
+def test_text_that_is_not_valid_unicode_is_refused_and_echoed_escaped(english, lat, lon, field, shown):
+    with pytest.raises(CoordinateError) as excinfo:
+        parse_lat_lon(lat, lon)
+    message = excinfo.value.message
+    assert excinfo.value.field == field
+    assert shown in message
+    message.encode("utf-8")  # a message every response can carry (JSON, XML, a page)
+
+
+@given(st.text(max_size=60), st.text(max_size=60))
+@hsettings(max_examples=300)
+def test_any_text_gives_a_point_or_an_encodable_message(lat, lon):
+    try:
+        parsed = parse_lat_lon(lat, lon)
+    except CoordinateError as exc:
+        assert exc.field in ("lat", "lon")
+        exc.message.encode("utf-8")
+    else:
+        assert -90 <= parsed.lat <= 90 and -180 <= parsed.lon <= 180
+
+
 # --- Persian text -------------------------------------------------------------------------------------
 
 

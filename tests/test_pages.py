@@ -168,7 +168,7 @@ def test_report_page_in_english_after_switching_language(client, town):
     assert 'name="language" value="fa"' in page
 
 
-def test_report_page_in_english_from_the_browser_language(en_client, town):
+def test_report_page_in_english_from_the_language_cookie(en_client, town):
     page = html(en_client.get("/report/"))
     assert 'dir="ltr"' in page and "Where is it?" in page
 
@@ -488,7 +488,7 @@ def test_feedback_before_the_work_is_done_is_refused(client, town):
 
 def test_me_too_from_the_tracking_page_and_from_the_nearby_list(client, town):
     _, report = submit(client)
-    other = Client(HTTP_USER_AGENT="another phone")
+    other = Client(REMOTE_ADDR="198.51.100.40")  # another citizen: another address
     response = other.post(f"/track/{report.tracking_code}/support/")
     assert response.status_code == 302
     response = other.post(f"/track/{report.tracking_code}/support/", HTTP_ACCEPT="application/json")

@@ -3,22 +3,29 @@
 
 from __future__ import annotations
 
+import json
 import re
 from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from django.contrib.gis.geos import Polygon
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from districts.models import DistrictLevel, RoutingRule
-from districts.services import boundary_set_activate, district_create
+from districts.importing import boundary_import
+from districts.models import BoundarySet, District, DistrictLevel, RoutingRule, ServiceArea
+from districts.services import boundary_set_activate, district_create, district_update, service_area_save
 from issues.models import Report, ReportEvent, ReportStatus
 from issues.services import (
     TRACKING_ALPHABET,
     TRACKING_LENGTH,
     report_create,
     reports_reroute,
+    reroute_candidate_ids,
     tracking_code_new,
 )
 from tests.conftest import D, metres_per_degree_lon, pt, rect
@@ -275,3 +282,324 @@ def test_activating_the_old_set_again_moves_the_report_back(reports, r1_shrinks,
     # covered by an active district of the code it was routed to.
     assert [(m.tracking_code, m.to_district) for m in moves] == [(reports["moving"].tracking_code, "R1")]
     assert Report.objects.get(pk=reports["moving"].pk).district == city.districts["R1"]
+
+
+# --- Re-routing only the changed area: imports, candidates, service areas --------------------------------
+
+
+def _region_file(tmp_path: Path, name: str, r1: Polygon, r2: Polygon) -> Path:
+    """R1 and R2 as a GeoJSON file of regions, the way a GIS office would send them."""
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"code": code, "name": f"منطقه {code}", "name_en": f"Region {code}"},
+            "geometry": json.loads(polygon.geojson),
+        }
+        for code, polygon in (("R1", r1), ("R2", r2))
+    ]
+    path = tmp_path / name
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    return path
+
+
+def _import_regions(path: Path) -> None:
+    boundary_import(
+        path=path, code_field="code", name_field="name", name_en_field="name_en", level=1, commit=True
+    )
+
+
+def _rerouted_ids() -> set[int]:
+    return set(ReportEvent.objects.filter(kind=ReportEvent.Kind.REROUTED).values_list("report_id", flat=True))
+
+
+def _ids(reports, *names):
+    return sorted(reports[name].pk for name in names)
+
+
+@pytest.fixture
+def outside(city):
+    """A report near the city (rule `nearest`, to R2) and one far outside it (137 triage)."""
+    near = report_create(category=city.pothole, location=pt(50.0415, 36.27))
+    far = report_create(category=city.pothole, location=pt(50.2, 36.27))
+    assert (near.routing_rule, far.routing_rule) == (RoutingRule.NEAREST, RoutingRule.TRIAGE)
+    return SimpleNamespace(near=near, far=far)
+
+
+def test_identical_reimport_makes_no_candidate_and_no_move(city, reports, outside, tmp_path):
+    before = _snapshot()
+    stamps = dict(District.objects.filter(boundary_set=city.set).values_list("code", "boundary_updated_at"))
+    _import_regions(
+        _region_file(
+            tmp_path, "same.geojson", rect(50.00, 36.26, 50.02, 36.28), rect(50.02, 36.26, 50.04, 36.28)
+        )
+    )
+    new_set = BoundarySet.objects.get(active=True)
+    assert new_set != city.set
+    # The imported regions and the copied sub-district are the same drawings: they keep their stamps.
+    assert dict(new_set.districts.values_list("code", "boundary_updated_at")) == stamps
+
+    assert reroute_candidate_ids() == []
+    assert reports_reroute(commit=False) == []
+    assert reports_reroute(commit=True) == []
+    assert _snapshot() == before
+    assert not _rerouted_ids()
+
+
+def test_district_shrink_moves_exactly_the_reports_in_the_lost_strip(city, reports, outside, tmp_path):
+    before = _snapshot()
+    s11_stamp = city.districts["S11"].boundary_updated_at
+    _import_regions(
+        _region_file(
+            tmp_path, "v2.geojson", rect(50.00, 36.26, 50.015, 36.28), rect(50.015, 36.26, 50.04, 36.28)
+        )
+    )
+    new_set = BoundarySet.objects.get(active=True)
+    assert new_set.districts.get(code="S11").boundary_updated_at == s11_stamp  # copied unchanged
+    assert new_set.districts.get(code="R1").boundary_updated_at > s11_stamp  # redrawn
+
+    # Only the strip lon 50.015-50.02 changed district: MOVING is the one open report in it.
+    assert reroute_candidate_ids() == [reports["moving"].pk]
+    with CaptureQueriesContext(connection) as queries:
+        moves = reports_reroute(commit=True)
+    assert [(m.tracking_code, m.from_district, m.to_district) for m in moves] == [
+        (reports["moving"].tracking_code, "R1", "R2")
+    ]
+    # Only the moving report was locked.
+    locking = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    assert len(locking) == 1
+    assert re.findall(r"IN \(([\d, ]+)\)", locking[0]) == [str(reports["moving"].pk)]
+
+    after = _snapshot()
+    assert after[reports["moving"].pk][3] > before[reports["moving"].pk][3]
+    for pk in set(before) - {reports["moving"].pk}:
+        assert after[pk] == before[pk]  # routed_at and updated_at too
+    assert _rerouted_ids() == {reports["moving"].pk}
+    assert reroute_candidate_ids() == []
+
+
+def test_candidates_of_a_shrink_in_a_new_set_built_with_the_services(reports, r1_shrinks):
+    # The factory does not say which districts are unchanged (new stamps everywhere): the rule is
+    # geometric all the same, so only the strip is a candidate.
+    assert reroute_candidate_ids() == [reports["moving"].pk]
+
+
+def test_outside_reports_are_candidates_only_when_their_nearest_district_changes(
+    city, outside, boundary_set_factory
+):
+    assert reroute_candidate_ids() == []
+    # A new region R3 starts about 27 m east of the report near the city (R2 is about 135 m west of
+    # it): it becomes its nearest district. The report far outside stays out of every tolerance.
+    boundary_set_factory(
+        [
+            D("R1", rect(50.00, 36.26, 50.02, 36.28)),
+            D("R2", rect(50.02, 36.26, 50.04, 36.28)),
+            D("R3", rect(50.0418, 36.26, 50.06, 36.28)),
+        ],
+        name="v2",
+    )
+    assert reroute_candidate_ids() == [outside.near.pk]
+    moves = reports_reroute(commit=True)
+    assert [(m.tracking_code, m.from_district, m.to_district, m.rule) for m in moves] == [
+        (outside.near.tracking_code, "R2", "R3", "nearest")
+    ]
+    assert reroute_candidate_ids() == []
+
+
+def test_new_district_following_unit_takes_its_districts_reports_from_the_central_unit(
+    city, reports, department_factory, service_area_factory, category_factory
+):
+    waste = department_factory("waste")
+    central = service_area_factory(waste, "waste-central", is_default=True)
+    litter = category_factory("litter", waste)
+    mine = {
+        "r1": report_create(category=litter, location=pt(*STAYING_R1)),
+        "s11": report_create(category=litter, location=pt(*city.points.s11)),
+        "r2": report_create(category=litter, location=pt(*STAYING_R2)),
+    }
+    assert {r.service_area for r in mine.values()} == {central}
+    before = _snapshot()
+
+    service_area_factory(waste, "waste-r1", district_code="R1")
+    # Only the waste reports in R1 and its sub-district: not the waste report in R2, not the roads ones.
+    assert reroute_candidate_ids() == sorted([mine["r1"].pk, mine["s11"].pk])
+    moves = reports_reroute(commit=True)
+    assert {(m.tracking_code, m.from_service_area, m.to_service_area) for m in moves} == {
+        (mine["r1"].tracking_code, "waste-central", "waste-r1"),
+        (mine["s11"].tracking_code, "waste-central", "waste-r1"),
+    }
+    assert all(m.from_district == m.to_district for m in moves)
+    after = _snapshot()
+    for pk in set(before) - {mine["r1"].pk, mine["s11"].pk}:
+        assert after[pk] == before[pk]
+    assert reroute_candidate_ids() == []
+
+
+def test_inactive_unit_sends_its_reports_to_the_next_rule(city, reports, service_area_factory):
+    s11_unit = service_area_factory(city.roads, "roads-s11", district_code="S11")
+    assert [m.tracking_code for m in reports_reroute(commit=True)] == [reports["in_s11"].tracking_code]
+
+    # The sub-district's unit closes: its report goes to the region's unit (the ancestor's).
+    s11_unit.active = False
+    service_area_save(service_area=s11_unit, boundary_changed=False)
+    assert reroute_candidate_ids() == [reports["in_s11"].pk]
+    moves = reports_reroute(commit=True)
+    assert [(m.tracking_code, m.from_service_area, m.to_service_area) for m in moves] == [
+        (reports["in_s11"].tracking_code, "roads-s11", "roads-r1")
+    ]
+
+    # The region's unit closes: its open reports go to the central unit; R2's stay where they are.
+    before = _snapshot()
+    r1_unit = ServiceArea.objects.get(code="roads-r1")
+    r1_unit.active = False
+    service_area_save(service_area=r1_unit, boundary_changed=False)
+    assert reroute_candidate_ids() == _ids(reports, "moving", "staying_r1", "in_s11")
+    assert reports_reroute(commit=False) != []
+    assert _snapshot() == before  # the dry run wrote nothing
+    moves = reports_reroute(commit=True)
+    assert sorted((m.tracking_code, m.from_service_area, m.to_service_area) for m in moves) == sorted(
+        (reports[name].tracking_code, "roads-r1", "roads-central")
+        for name in ("moving", "staying_r1", "in_s11")
+    )
+    after = _snapshot()
+    for name in ("staying_r2", "closed", "no_location"):
+        assert after[reports[name].pk] == before[reports[name].pk], name
+
+
+def test_unit_polygon_removed_moves_its_reports_back(city, reports, service_area_factory):
+    zone = service_area_factory(
+        city.roads, "roads-north-zone", district_code="S11", boundary=rect(50.00, 36.274, 50.04, 36.28)
+    )
+    in_zone = _ids(reports, "moving", "staying_r1", "staying_r2")
+    assert reroute_candidate_ids() == sorted([*in_zone, reports["in_s11"].pk])
+    reports_reroute(commit=True)
+    assert all(Report.objects.get(pk=pk).service_area == zone for pk in in_zone)
+
+    zone.boundary = None  # it keeps following S11
+    service_area_save(service_area=zone)
+    assert reroute_candidate_ids() == sorted([*in_zone, reports["in_s11"].pk])
+    moves = reports_reroute(commit=True)
+    assert {(m.tracking_code, m.to_service_area) for m in moves} == {
+        (reports["moving"].tracking_code, "roads-r1"),
+        (reports["staying_r1"].tracking_code, "roads-r1"),
+        (reports["staying_r2"].tracking_code, "roads-r2"),
+    }
+    assert Report.objects.get(pk=reports["in_s11"].pk).service_area == zone  # still its unit, by S11
+
+
+def test_unit_district_code_changed(city, reports):
+    before = _snapshot()
+    unit = city.areas.r2
+    unit.district_code = "S11"
+    service_area_save(service_area=unit, boundary_changed=False)
+    # Its own reports (it may lose them) and the roads reports in S11 (it may take them): nothing else.
+    assert reroute_candidate_ids() == _ids(reports, "staying_r2", "in_s11")
+    moves = reports_reroute(commit=True)
+    assert {(m.tracking_code, m.from_service_area, m.to_service_area) for m in moves} == {
+        (reports["staying_r2"].tracking_code, "roads-r2", "roads-central"),
+        (reports["in_s11"].tracking_code, "roads-r1", "roads-r2"),
+    }
+    after = _snapshot()
+    for name in ("moving", "staying_r1", "closed", "no_location"):
+        assert after[reports[name].pk] == before[reports[name].pk], name
+
+
+def test_unit_made_the_central_unit_takes_the_reports_without_one(
+    city, reports, department_factory, service_area_factory, category_factory
+):
+    parks = department_factory("parks")
+    unit = service_area_factory(parks, "parks-r1", district_code="R1")
+    tree = category_factory("tree", parks, location_required=False)
+    in_r1 = report_create(category=tree, location=pt(*STAYING_R1))
+    in_r2 = report_create(category=tree, location=pt(*STAYING_R2))
+    nowhere = report_create(category=tree, location=None)
+    assert (in_r1.service_area, in_r2.service_area, nowhere.service_area) == (unit, None, None)
+
+    unit.is_default = True
+    service_area_save(service_area=unit, boundary_changed=False)
+    assert reroute_candidate_ids() == sorted([in_r1.pk, in_r2.pk, nowhere.pk])  # parks reports only
+    moves = reports_reroute(commit=True)
+    assert {(m.tracking_code, m.from_service_area, m.to_service_area, m.rule) for m in moves} == {
+        (in_r2.tracking_code, None, "parks-r1", "covers"),
+        (nowhere.tracking_code, None, "parks-r1", "category"),
+    }
+
+
+def test_saving_a_unit_without_a_routing_change_keeps_its_stamp(city, reports):
+    unit = ServiceArea.objects.get(code="roads-r1")
+    stamp = unit.changed_at
+    unit.contact_phone = "028-33330000"
+    unit.boundary = None
+    service_area_save(service_area=unit)
+    unit.refresh_from_db()
+    assert unit.changed_at == stamp
+    assert reroute_candidate_ids() == []
+
+
+def test_admin_save_stamps_a_routing_change_only(city, reports, rf):
+    from django.contrib import admin as django_admin
+
+    from districts.admin import ServiceAreaAdmin
+
+    model_admin = ServiceAreaAdmin(ServiceArea, django_admin.site)
+    unit = ServiceArea.objects.get(code="roads-r2")
+    stamp = unit.changed_at
+    unit.unit_name_en = "Roads, region two"
+    model_admin.save_model(rf.post("/"), unit, SimpleNamespace(changed_data=["unit_name_en"]), True)
+    unit.refresh_from_db()
+    assert unit.changed_at == stamp
+    unit.active = False
+    model_admin.save_model(rf.post("/"), unit, SimpleNamespace(changed_data=["active"]), True)
+    unit.refresh_from_db()
+    assert unit.changed_at > stamp
+    assert reroute_candidate_ids() == _ids(reports, "staying_r2")
+
+
+def test_a_report_closed_after_it_was_selected_is_not_moved(reports, r1_shrinks, monkeypatch):
+    from issues import services
+
+    select = services.reroute_candidate_ids
+
+    def select_then_close() -> list[int]:
+        ids = select()
+        Report.objects.filter(pk=reports["moving"].pk).update(status=ReportStatus.CLOSED)
+        return ids
+
+    monkeypatch.setattr(services, "reroute_candidate_ids", select_then_close)
+    assert reports_reroute(commit=True) == []
+    assert Report.objects.get(pk=reports["moving"].pk).district.code == "R1"
+    assert not _rerouted_ids()
+
+
+@pytest.mark.skipif(
+    not REROUTE_COMMAND.is_file(), reason="issues/management/commands/reroute.py not written yet"
+)
+def test_reroute_command_prints_a_unit_change(city, reports):
+    unit = city.areas.r2
+    unit.active = False
+    service_area_save(service_area=unit, boundary_changed=False)
+    out = StringIO()
+    call_command("reroute", stdout=out)
+    line = next(line for line in out.getvalue().splitlines() if reports["staying_r2"].tracking_code in line)
+    assert "R2 -> R2" in line and "roads-r2 -> roads-central" in line
+    assert "1 report(s) would move" in out.getvalue()
+    call_command("reroute", "--commit", stdout=StringIO())
+    assert _rerouted_ids() == {reports["staying_r2"].pk}
+    out = StringIO()
+    call_command("reroute", stdout=out)
+    assert "No open report changes district or service area." in out.getvalue()
+
+
+def test_district_saved_with_the_same_boundary_keeps_its_stamp_and_makes_no_candidate(city, reports):
+    r1 = city.districts["R1"]
+    stamp = r1.boundary_updated_at
+    district_update(district=r1, boundary=rect(50.00, 36.26, 50.02, 36.28), population=1000)
+    assert r1.boundary_updated_at == stamp
+    assert reroute_candidate_ids() == []
+    # Redrawn in place (smaller): only the reports it covers are looked at again; one moves.
+    district_update(district=r1, boundary=rect(50.00, 36.26, 50.015, 36.28))
+    assert r1.boundary_updated_at > stamp
+    assert reroute_candidate_ids() == _ids(reports, "moving", "staying_r1", "in_s11")
+    moves = reports_reroute(commit=True)
+    assert [(m.tracking_code, m.from_district, m.to_district, m.rule) for m in moves] == [
+        (reports["moving"].tracking_code, "R1", "R2", "nearest")
+    ]

@@ -91,7 +91,9 @@ def when(params: QueryDict, name: str) -> datetime | None:
         if moment is not None and timezone.is_naive(moment):
             moment = timezone.make_aware(moment)
         if moment is not None:
-            moment.astimezone(UTC)  # refuse what PostgreSQL could not hold
+            # PostgreSQL holds UTC offsets up to ±15:59 only (Python reads up to ±23:59): in UTC any
+            # offset is fine; a moment that UTC puts before year 1 or after 9999 is refused.
+            moment = moment.astimezone(UTC)
     except (ValueError, OverflowError):
         moment = None
     if moment is None:

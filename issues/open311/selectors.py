@@ -19,7 +19,7 @@ from django.contrib.gis.geos import Point, Polygon
 from django.contrib.gis.measure import D
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
-from districts.selectors import _degrees_for_metres
+from districts.selectors import degrees_for_metres
 from issues.models import OPEN_STATUSES, Category, CategoryAttribute, Report, ReportEvent, ReportPhoto
 
 # A `.values()` row: column (or annotation) name -> value.
@@ -121,7 +121,7 @@ def request_rows(*, filters: RequestFilters) -> list[Row]:
             reports = reports.filter(location__intersects=Polygon.from_bbox(filters.bbox))
         if filters.near is not None:
             reports = reports.filter(
-                location__dwithin=(filters.near, _degrees_for_metres(filters.radius_m, filters.near.y)),
+                location__dwithin=(filters.near, degrees_for_metres(filters.radius_m, filters.near.y)),
                 location__distance_lte=(filters.near, D(m=filters.radius_m)),
             )
     # Why the request is in its state: the latest public status change that says something.

@@ -16,7 +16,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import NON_FIELD_ERRORS, SuspiciousOperation, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig, SuspiciousOperation, ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
@@ -55,19 +55,28 @@ PARAMETER_NAMES = {
     "reporter_email": "email",
     "reporter_phone": "phone",
     "reporter_name": "first_name",
+    "name": "first_name",
     "address": "address_string",
     "photos": "media",
     "idempotency_key": "Idempotency-Key",
 }
 
 
+def _parameter(field: str, error: ValidationError) -> str:
+    """The parameter a message is about, as the client sent it: an answer to a question is
+    `attribute[code]` (the validation names the question in the message's params)."""
+    code = (error.params or {}).get("code") if field == "attributes" else None
+    return f"attribute[{code}]" if code else PARAMETER_NAMES.get(field, field)
+
+
 def _descriptions(exc: ValidationError) -> list[str]:
     if not hasattr(exc, "error_dict"):
         return [str(m) for m in exc.messages]
     return [
-        str(message) if field == NON_FIELD_ERRORS else f"{PARAMETER_NAMES.get(field, field)}: {message}"
-        for field, messages in exc.message_dict.items()
-        for message in messages
+        str(message) if field == NON_FIELD_ERRORS else f"{_parameter(field, error)}: {message}"
+        for field, errors in exc.error_dict.items()
+        for error in errors
+        for message in error.messages
     ]
 
 
@@ -122,6 +131,15 @@ def endpoint(*, methods: tuple[str, ...] = ("GET",)) -> Callable[[Callable[..., 
                 return response
             try:
                 merged = _read_params(request)
+            except RequestDataTooBig:
+                return render_errors(
+                    fmt,
+                    status=413,
+                    descriptions=[
+                        _("The request body is too large: the form fields may take at most %(size)s.")
+                        % {"size": f"{(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0) / (1024 * 1024):.3g} MB"}
+                    ],
+                )
             except (MultiPartParserError, SuspiciousOperation, UnreadablePostError):
                 return render_errors(fmt, status=400, descriptions=[_("The request body could not be read.")])
             lang = params.language(request, merged)
@@ -268,7 +286,6 @@ def _request_create(request: HttpRequest, call: Call) -> HttpResponse:
         address_string=address_string,
         address_id=address_id,
         attributes=params.attributes(p),
-        attribute_definitions=service_attributes(category_id=category.pk),
         description=params.value(p, "description") or "",
         email=params.value(p, "email") or "",
         first_name=params.value(p, "first_name") or "",

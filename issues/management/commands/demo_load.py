@@ -33,7 +33,7 @@ from django.utils import timezone
 from districts.models import BoundarySet, Department, District, DistrictLevel, ServiceArea
 from districts.services import department_create, service_area_create
 from geo.srid import GEO_SRID
-from issues.models import Category, Report, ReportEvent, ReportStatus
+from issues.models import STATUS_PATH, Category, Report, ReportEvent, ReportStatus
 from issues.services import report_create
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures"
@@ -56,16 +56,7 @@ BOUNDARY_IMPORTS = [
 ]
 DEMO_SET_NAMES = [name for _level, _file, name in BOUNDARY_IMPORTS]
 
-# A sample report's status is reached along the normal path, one public event per step.
-STATUS_PATH = [
-    ReportStatus.RECEIVED,
-    ReportStatus.FORWARDED,
-    ReportStatus.ACKNOWLEDGED,
-    ReportStatus.IN_PROGRESS,
-    ReportStatus.DONE,
-    ReportStatus.VERIFIED,
-    ReportStatus.CLOSED,
-]
+# A sample report's status is reached along the normal path (STATUS_PATH), one public event per step.
 STATUS_NOTES = {
     ReportStatus.FORWARDED: "به واحد مسئول ارسال شد.",
     ReportStatus.ACKNOWLEDGED: "واحد مسئول دریافت گزارش را تأیید کرد.",
@@ -276,7 +267,7 @@ class Command(BaseCommand):
         target = STATUS_PATH.index(ReportStatus(spec.get("status", ReportStatus.RECEIVED)))
         steps = STATUS_PATH[1 : target + 1]
         if report.service_area_id is None:
-            steps = []  # in the triage queue: nobody to forward it to yet
+            steps = ()  # in the triage queue: nobody to forward it to yet
         span = now - timedelta(minutes=10) - created_at
         previous = ReportStatus.RECEIVED
         at = created_at

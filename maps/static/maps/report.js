@@ -193,8 +193,12 @@
       li.appendChild(button);
       nearbyList.appendChild(li);
       if (nearbyLayer && isFinite(row.lat) && isFinite(row.lon)) {
+        // The code comes from the API: a node with textContent, never a string Leaflet reads as HTML.
+        var tip = document.createElement("bdi");
+        tip.dir = "ltr";
+        tip.textContent = groupCode(code);
         L.circleMarker([row.lat, row.lon], { radius: 7, color: "#c0392b", weight: 2, fillOpacity: 0.5 })
-          .bindTooltip(groupCode(code)).addTo(nearbyLayer);
+          .bindTooltip(tip).addTo(nearbyLayer);
       }
     });
     nearbyBox.hidden = false;

@@ -24,6 +24,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from districts.selectors import district_names, district_summary
 from issues.models import STATUS_PATH, Channel, Report, ReportStatus
+from issues.photos import photo_gps
 from issues.selectors import (
     category_get,
     category_list_public,
@@ -207,6 +208,8 @@ def report(request: HttpRequest) -> HttpResponse:
         status = outcome
         # Browsers cannot refill a file input: the page says so, rather than losing photos silently.
         photos_lost = bool(request.FILES.getlist("photos"))
+        if form.location is None and not (form.data.get("lat") or form.data.get("lon")):
+            _pin_from_photos(request, form)
     else:
         form = ReportForm(
             initial={
@@ -238,6 +241,22 @@ def report(request: HttpRequest) -> HttpResponse:
         "zoom": settings.LEAFLET_CONFIG["DEFAULT_ZOOM"],
     }
     return render(request, "maps/report.html", context, status=status)
+
+
+def _pin_from_photos(request: HttpRequest, form: ReportForm) -> None:
+    """A report sent without a pin but with a photo taken by a phone that recorded where: the form
+    comes back with the pin there, for the citizen to check and send again (never used silently)."""
+    for upload in request.FILES.getlist("photos")[:MAX_PHOTOS]:
+        position = photo_gps(upload=upload)
+        if position is not None:
+            data = form.data.copy()  # type: ignore[attr-defined]  # a QueryDict on a POST
+            data["lat"], data["lon"] = f"{position[0]:.6f}", f"{position[1]:.6f}"
+            form.data = data
+            messages.info(
+                request,
+                _("The pin is where your photo was taken. Check it on the map, then send the report again."),
+            )
+            return
 
 
 @never_cache

@@ -525,3 +525,27 @@ def test_pages_speak_persian_even_to_an_english_phone_until_the_citizen_switches
     # The APIs still follow Accept-Language, as API clients expect.
     body = client.get("/api/locate/?lat=x&lon=1", HTTP_ACCEPT_LANGUAGE="en").json()
     assert "number" in body["error"]
+
+
+def test_a_phone_photo_with_gps_suggests_the_pin_when_none_was_placed(town, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.test_photos import LAT, LON, phone_jpeg
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    client = Client()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    photo = SimpleUploadedFile("IMG_0001.jpg", phone_jpeg(), content_type="image/jpeg")
+    data = report_data(lat="", lon="", photos=photo)
+    response = client.post("/report/", data)
+    assert response.status_code == 400 and Report.objects.count() == 0
+    page = html(response)
+    assert "where your photo was taken" in page
+    assert f'value="{LAT:.6f}"' in page and f'value="{LON:.6f}"' in page
+    # The citizen checks the pin and sends again (the browser cannot refill the photo).
+    response = client.post(
+        "/report/", report_data(lat=f"{LAT:.6f}", lon=f"{LON:.6f}", idempotency_key=data["idempotency_key"])
+    )
+    assert response.status_code == 302
+    report = Report.objects.get()
+    assert report.location is not None and abs(report.location.y - LAT) < 1e-5

@@ -9,7 +9,7 @@ shared edge between two districts matches both; the tie-break is explicit (see T
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -62,6 +62,40 @@ JURISDICTION_COVERS_SQL = f"""
                  AND ((has_own.yes AND d.level = 0) OR (NOT has_own.yes AND d.level > 0)))"""
 
 
+# Routing asks both at once (one round trip): is the point in the jurisdiction, and which district
+# covers it. Parameters: the point twice.
+ROUTE_DISTRICT_SQL = f"""
+    SELECT ({JURISDICTION_COVERS_SQL}) AS inside, d.*
+      FROM (SELECT 1) AS one
+      LEFT JOIN LATERAL ({DISTRICT_FOR_POINT_SQL}) AS d ON true"""
+
+# The department's unit, in one query: its own polygon covering the point ranks first (a snow zone
+# cuts across districts), then a unit following the district or its nearest ancestor, then the
+# department's central unit. Point and district may be NULL (a report without a location).
+SERVICE_AREA_SQL = f"""
+    WITH RECURSIVE chain(id, code, parent_id, depth) AS (
+        SELECT id, code, parent_id, 0 FROM districts_district WHERE id = %(district)s::bigint
+        UNION ALL
+        SELECT d.id, d.code, d.parent_id, c.depth + 1
+          FROM districts_district d JOIN chain c ON d.id = c.parent_id WHERE c.depth < 10),
+    candidates(id, rank) AS (
+        SELECT sa.id, 0 FROM districts_serviceareapiece p JOIN districts_servicearea sa ON sa.id = p.service_area_id
+         WHERE sa.department_id = %(department)s::bigint AND sa.active
+           AND ST_Covers(p.geom, ST_SetSRID(ST_MakePoint(%(x)s::float8, %(y)s::float8), {GEO_SRID}))
+        UNION ALL
+        SELECT sa.id, 1 + c.depth FROM districts_servicearea sa JOIN chain c ON sa.district_code = c.code
+         WHERE sa.department_id = %(department)s::bigint AND sa.active
+        UNION ALL
+        SELECT sa.id, 1000 FROM districts_servicearea sa
+         WHERE sa.department_id = %(department)s::bigint AND sa.active AND sa.is_default)
+    SELECT sa.id, sa.code, sa.unit_name_fa, sa.unit_name_en, dep.id, dep.code, dep.name_fa, dep.name_en
+      FROM candidates c
+      JOIN districts_servicearea sa ON sa.id = c.id
+      JOIN districts_department dep ON dep.id = sa.department_id
+     ORDER BY c.rank, sa.code
+     LIMIT 1"""
+
+
 @dataclass(frozen=True)
 class DistrictMatch:
     id: int
@@ -108,7 +142,7 @@ def degrees_for_metres(metres: float, lat: float) -> float:
     return min(metres / (111_320.0 * cos_lat) * 1.01, 180.0)
 
 
-def _fetchone_prepared(sql: str, params: Sequence[float]) -> tuple | None:
+def _fetchone_prepared(sql: str, params: Sequence[float] | Mapping[str, float | int | None]) -> tuple | None:
     """Run one of the routing queries as a server-side prepared statement.
 
     Routing runs on every report and every locate call, with the same few query shapes; Django's
@@ -162,27 +196,6 @@ def jurisdiction_covers(*, point: Point) -> bool:
     return bool(row and row[0])
 
 
-def district_ancestor_codes(*, district_id: int) -> list[str]:
-    """The district's code, then its parent's, up to the top (deepest first)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            WITH RECURSIVE chain(id, code, parent_id, depth) AS (
-              SELECT id, code, parent_id, 0 FROM districts_district WHERE id = %s
-              UNION ALL
-              SELECT d.id, d.code, d.parent_id, c.depth + 1 FROM districts_district d JOIN chain c ON d.id = c.parent_id
-               WHERE c.depth < 10)
-            SELECT code FROM chain ORDER BY depth""",
-            [district_id],
-        )
-        return [r[0] for r in cursor.fetchall()]
-
-
-_SERVICE_AREA_COLUMNS = (
-    """sa.id, sa.code, sa.unit_name_fa, sa.unit_name_en, dep.id, dep.code, dep.name_fa, dep.name_en"""
-)
-
-
 def service_area_for_point(
     *, department_id: int, point: Point | None, district: DistrictMatch | None
 ) -> ServiceAreaMatch | None:
@@ -192,40 +205,16 @@ def service_area_for_point(
     across districts); then the one following the point's district or its nearest ancestor; then the
     department's central unit.
     """
-    with connection.cursor() as cursor:
-        if point is not None:
-            cursor.execute(
-                f"""SELECT {_SERVICE_AREA_COLUMNS}
-                      FROM districts_serviceareapiece p
-                      JOIN districts_servicearea sa ON sa.id = p.service_area_id
-                      JOIN districts_department dep ON dep.id = sa.department_id
-                     WHERE sa.department_id = %s AND sa.active AND ST_Covers(p.geom, {_POINT})
-                     ORDER BY sa.code LIMIT 1""",
-                [department_id, point.x, point.y],
-            )
-            row = cursor.fetchone()
-            if row:
-                return ServiceAreaMatch(*row)
-        if district is not None:
-            codes = district_ancestor_codes(district_id=district.id)
-            cursor.execute(
-                f"""SELECT {_SERVICE_AREA_COLUMNS}
-                      FROM districts_servicearea sa JOIN districts_department dep ON dep.id = sa.department_id
-                     WHERE sa.department_id = %s AND sa.active AND sa.district_code = ANY(%s)
-                     ORDER BY array_position(%s, sa.district_code::text), sa.code LIMIT 1""",
-                [department_id, codes, codes],
-            )
-            row = cursor.fetchone()
-            if row:
-                return ServiceAreaMatch(*row)
-        cursor.execute(
-            f"""SELECT {_SERVICE_AREA_COLUMNS}
-                  FROM districts_servicearea sa JOIN districts_department dep ON dep.id = sa.department_id
-                 WHERE sa.department_id = %s AND sa.active AND sa.is_default LIMIT 1""",
-            [department_id],
-        )
-        row = cursor.fetchone()
-        return ServiceAreaMatch(*row) if row else None
+    row = _fetchone_prepared(
+        SERVICE_AREA_SQL,
+        {
+            "department": department_id,
+            "district": district.id if district is not None else None,
+            "x": point.x if point is not None else None,
+            "y": point.y if point is not None else None,
+        },
+    )
+    return ServiceAreaMatch(*row) if row else None
 
 
 def route_point(*, point: Point | None, department_id: int | None) -> Routing:
@@ -240,8 +229,9 @@ def route_point(*, point: Point | None, department_id: int | None) -> Routing:
         return Routing(
             None, service_area, RoutingRule.CATEGORY if service_area else RoutingRule.TRIAGE, 0.0, None
         )
-    inside = jurisdiction_covers(point=point)
-    district = district_for_point(point=point)
+    row = _fetchone_prepared(ROUTE_DISTRICT_SQL, [point.x, point.y, point.x, point.y])
+    inside = bool(row and row[0])
+    district = DistrictMatch(*row[1:7]) if row and row[1] is not None else None
     rule = RoutingRule.COVERS
     if district is None:
         district = district_nearest(point=point, within_m=settings.OPEN137_ROUTING_TOLERANCE_M)

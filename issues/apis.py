@@ -665,17 +665,21 @@ class ReportListCreateApi(WriteThrottleMixin, APIView):
                     status=status.HTTP_422_UNPROCESSABLE_ENTITY,
                 )
             raise
-        report = report_public_get(code=submission.report.tracking_code, history=False)
-        assert report is not None  # just written (or found by its idempotency key)
-        code = report["tracking_code"]
+        report = submission.report
+        routing = submission.routing
+        if routing is None:  # a replay: the routing stored with the report
+            stored = report_public_get(code=report.tracking_code, history=False)
+            assert stored is not None  # found by its idempotency key
+            routing = stored["routing"]
+        code = report.tracking_code
         body: dict[str, Any] = {
             "code": code,
-            "status": report["status"],
-            "open": report["status"] in OPEN_STATUSES,
-            "category": report["category__code"],
-            "kind": report["kind"],
-            "created_at": _iso(report["created_at"]),
-            "routing": routing_public_json(report["routing"]),
+            "status": report.status,
+            "open": report.status in OPEN_STATUSES,
+            "category": category.code,
+            "kind": report.kind,
+            "created_at": _iso(report.created_at),
+            "routing": routing_public_json(routing),
             "tracking_url": tracking_url(request, code),
         }
         if submission.private_token:

@@ -321,3 +321,18 @@ class OutboxMessage(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+
+
+class RateCounter(models.Model):
+    """Write-limit counters: one row per client (address, or API key) and time window. In the
+    database, so every app process and server shares them; one UPSERT per counted request."""
+
+    key = models.CharField(max_length=200)
+    window_start = models.DateTimeField()
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window_start"], name="rate_counter_one_row_per_window")
+        ]
+        indexes = [models.Index(fields=["window_start"])]

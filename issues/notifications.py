@@ -167,7 +167,7 @@ def outbox_queue(*, messages: Iterable[OutboxMessage]) -> None:
     """Write the messages and one job each, atomically with whatever the caller is writing."""
     from issues.tasks import outbox_send
 
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # part of the caller's transaction, no savepoint of its own
         for message in messages:
             message.save()
             # The Django connector writes the job row through this same connection and transaction.

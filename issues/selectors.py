@@ -17,7 +17,7 @@ from django.contrib.gis.geos import Point, Polygon
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.db.models import F, FloatField, Func, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, FloatField, Func, OuterRef, Q, QuerySet
 from django.urls import NoReverseMatch, get_script_prefix, reverse
 
 from districts.selectors import DistrictMatch, Routing, ServiceAreaMatch, degrees_for_metres
@@ -29,7 +29,14 @@ from issues.services import token_hash
 
 
 def category_get(*, code: str) -> Category | None:
-    return Category.objects.select_related("department").filter(code=code, active=True).first()
+    """An active category; `has_questions` tells whether it asks anything (most ask nothing, and a
+    submission to them then needs no look-up of questions)."""
+    return (
+        Category.objects.select_related("department")
+        .annotate(has_questions=Exists(CategoryAttribute.objects.filter(category=OuterRef("pk"))))
+        .filter(code=code, active=True)
+        .first()
+    )
 
 
 def report_open_list() -> QuerySet[Report]:

@@ -77,7 +77,6 @@ def _routing_data(routing: Routing) -> dict[str, object]:
     }
 
 
-@transaction.atomic
 def report_create(
     *,
     category: Category,
@@ -96,13 +95,15 @@ def report_create(
     idempotency_key: str | None = None,
     idempotency_fingerprint: str = "",
     open311_token: str | None = None,
+    routing: Routing | None = None,
 ) -> Report:
     """Create a report and route it (district, service area, unit); nothing is dropped: a point
     outside every district goes to the 137 triage queue. One INSERT carries every column, the
     submission's tokens included (see report_submit)."""
     if location is None and category.location_required:
         raise ValidationError({"location": [_("This category needs a location on the map.")]})
-    routing = route_point(point=location, department_id=category.department_id)
+    if routing is None:
+        routing = route_point(point=location, department_id=category.department_id)
     report = Report(
         tracking_code=tracking_code_new(),
         city=settings.OPEN137_CITY,
@@ -127,22 +128,25 @@ def report_create(
     )
     # Uniqueness is the database's job (the insert below): no look-ups beforehand.
     report.full_clean(exclude=["district", "service_area", "category"], validate_unique=False)
-    for attempt in range(1, TRACKING_ATTEMPTS + 1):
-        try:
-            with transaction.atomic():  # a savepoint: a clash undoes only this insert
-                report.save(force_insert=True)
-            break
-        except IntegrityError as exc:
-            if not _is_tracking_code_clash(exc) or attempt == TRACKING_ATTEMPTS:
-                raise
-            report.tracking_code = tracking_code_new()
-    ReportEvent.objects.create(
-        report=report,
-        kind=ReportEvent.Kind.CREATED,
-        actor=actor if actor and actor.pk else None,
-        to_status=report.status,
-        data={"routing": _routing_data(routing), "channel": channel},
-    )
+    # Everything that can refuse the report has run: the writes need no savepoint of their own inside
+    # a caller's transaction (report_submit's), and are one transaction when called alone.
+    with transaction.atomic(savepoint=False):
+        for attempt in range(1, TRACKING_ATTEMPTS + 1):
+            try:
+                with transaction.atomic():  # a savepoint: a clash undoes only this insert
+                    report.save(force_insert=True)
+                break
+            except IntegrityError as exc:
+                if not _is_tracking_code_clash(exc) or attempt == TRACKING_ATTEMPTS:
+                    raise
+                report.tracking_code = tracking_code_new()
+        ReportEvent.objects.create(
+            report=report,
+            kind=ReportEvent.Kind.CREATED,
+            actor=actor if actor and actor.pk else None,
+            to_status=report.status,
+            data={"routing": _routing_data(routing), "channel": channel},
+        )
     return report
 
 
@@ -373,6 +377,8 @@ class ReportSubmission:
     # and to a replay of that request (same idempotency key, same submission).
     private_token: str | None
     created: bool
+    # How the new report was routed (None on a replay: read it from the stored report).
+    routing: Routing | None = None
 
 
 MAX_PHOTOS = 3
@@ -484,9 +490,14 @@ def report_submit(
     # Photos are decoded and cleaned before anything is written: a bad file refuses the whole report.
     processed = [photo_store.photo_process(upload=upload) for upload in photos]
     token = private_token_for_key(idempotency_key) if idempotency_key else secrets.token_urlsafe(18)
+    if location is None and category.location_required:
+        raise ValidationError({"location": [_("This category needs a location on the map.")]})
+    # Routing only reads: done before the transaction opens, so the transaction stays short.
+    routing = route_point(point=location, department_id=category.department_id)
     try:
         with transaction.atomic():
             report = report_create(
+                routing=routing,
                 category=category,
                 location=location,
                 description=clean.description,
@@ -520,7 +531,7 @@ def report_submit(
                     clean=clean,
                 )
         raise
-    return ReportSubmission(report=report, private_token=token, created=True)
+    return ReportSubmission(report=report, private_token=token, created=True, routing=routing)
 
 
 def _idempotent_replay(
@@ -633,3 +644,28 @@ def report_citizen_feedback(*, report: Report, fixed: bool, note: str = "") -> R
         note=note,
         data={"citizen_feedback": "fixed" if fixed else "not_fixed"},
     )
+
+
+def rate_counter_hit(*, key: str, window_start: float, keep_seconds: float) -> int:
+    """Count one request of `key` in the window starting at `window_start` (a Unix time) and return
+    the window's count so far, in one statement. The first hit of a window also clears the key's
+    older windows, and now and then everyone's windows older than `keep_seconds`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO issues_ratecounter (key, window_start, hits) VALUES (%s, to_timestamp(%s), 1)
+               ON CONFLICT (key, window_start) DO UPDATE SET hits = issues_ratecounter.hits + 1
+               RETURNING hits""",
+            [key, window_start],
+        )
+        hits = int(cursor.fetchone()[0])
+        if hits == 1:
+            cursor.execute(
+                "DELETE FROM issues_ratecounter WHERE key = %s AND window_start < to_timestamp(%s)",
+                [key, window_start],
+            )
+            if secrets.randbelow(200) == 0:
+                cursor.execute(
+                    "DELETE FROM issues_ratecounter WHERE window_start < to_timestamp(%s)",
+                    [window_start - keep_seconds],
+                )
+    return hits

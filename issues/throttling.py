@@ -1,7 +1,7 @@
 """Rate limits on the public write endpoints, per client IP.
 
-Counters live in Django's cache, which settings point at the database (DatabaseCache): every app
-process and server shares them, so a limit holds behind a load balancer too. Rates are read from
+Counters live in a database table (RateCounter, one UPSERT per counted request): every app process
+and server shares them, so a limit holds behind a load balancer too. Rates are read from
 settings on each request (OPEN137_RATE_REPORTS, OPEN137_RATE_SUPPORT, OPEN137_RATE_UPDATES), so
 they can be changed without touching code; an empty rate turns the limit off.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +25,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
+
+from issues.services import rate_counter_hit
 
 
 def client_ip(request: Request) -> str:
@@ -57,17 +60,43 @@ def client_fingerprint(request: Request) -> str:
     return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-class _SettingsRateThrottle(SimpleRateThrottle):
-    """A per-IP limit whose rate is the setting named by `rate_setting`."""
+class _SettingsRateThrottle(BaseThrottle):
+    """A per-client limit ("N/second|minute|hour|day") read from the setting named by
+    `rate_setting`; counted per address (an IPv6 client by its /64) in fixed windows, in the
+    database (`rate_counter_hit`: one statement per request)."""
 
     rate_setting = ""
+    scope = ""
+
+    def __init__(self) -> None:
+        self._wait: float | None = None
 
     def get_rate(self) -> str | None:
         rate = getattr(settings, self.rate_setting, "") or ""
         return rate.strip() or None
 
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+    def client_key(self, request: Request) -> str:
+        return f"{self.scope}:{_address_key(client_ip(request))}"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        rate = self.get_rate()
+        if rate is None:
+            return True
+        limit, period = SimpleRateThrottle.parse_rate(self, rate)  # type: ignore[arg-type]
+        if limit is None or period is None:
+            return True
+        now = time.time()
+        window_start = now - now % period
+        hits = rate_counter_hit(
+            key=self.client_key(request), window_start=window_start, keep_seconds=max(period, 86_400)
+        )
+        if hits > limit:
+            self._wait = window_start + period - now
+            return False
+        return True
+
+    def wait(self) -> float | None:
+        return self._wait
 
 
 class ReportCreateThrottle(_SettingsRateThrottle):
@@ -99,11 +128,11 @@ class Open311KeyThrottle(_SettingsRateThrottle):
         super().__init__()
         self.key_id = key_id
 
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        return self.cache_format % {"scope": self.scope, "ident": f"key{self.key_id}"}
+    def client_key(self, request: Request) -> str:
+        return f"{self.scope}:key{self.key_id}"
 
 
-def throttle_wait(request: HttpRequest, throttle: SimpleRateThrottle) -> int | None:
+def throttle_wait(request: HttpRequest, throttle: BaseThrottle) -> int | None:
     """Seconds to wait when the client is over a write limit, else None (the request is counted).
     For the views outside DRF (the report form, Open311), held to the same limits as the API."""
     if throttle.allow_request(Request(request), APIView()):

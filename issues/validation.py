@@ -271,6 +271,8 @@ def attributes_clean(
     if attributes is not None and not isinstance(attributes, Mapping):
         raise ValidationError(_("attributes must be an object of answers by question code."), code="invalid")
     answers = dict(attributes or {})
+    if questions is None and getattr(category, "has_questions", None) is False:
+        questions = ()  # category_get already knows it asks nothing
     asked = {q.code: q for q in (questions if questions is not None else category.attributes.all())}
     errors: list[ValidationError] = []
     clean: dict[str, Any] = {}

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 
 from districts.selectors import district_names, district_summary
 from issues.models import STATUS_PATH, Channel, Report, ReportStatus
@@ -70,7 +70,7 @@ def home(request: HttpRequest) -> HttpResponse:
 # --- Report a problem ------------------------------------------------------------------------------
 
 
-def _throttled(request: HttpRequest, throttle_class: type[SimpleRateThrottle]) -> int | None:
+def _throttled(request: HttpRequest, throttle_class: type[BaseThrottle]) -> int | None:
     # The form is held to the same per-address limit as the API, so it is not the way around it.
     return throttle_wait(request, throttle_class())
 

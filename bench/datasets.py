@@ -125,3 +125,175 @@ def random_points(n: int, *, seed: int = SEED) -> tuple[npt.NDArray[np.float64],
     min_x, min_y, max_x, max_y = counties_bbox()
     rng = np.random.default_rng(seed)
     return rng.uniform(min_x, max_x, n), rng.uniform(min_y, max_y, n)
+
+
+# --- A small city with reports, for the API measures ---------------------------------------------
+
+BENCH_DEPARTMENT = "bench-roads"
+BENCH_CATEGORY = "bench-pothole"
+_DESCRIPTIONS = (
+    "چاله عمیق وسط خیابان، خودروها آسیب می‌بینند",
+    "آسفالت کنار جدول نشست کرده است",
+    "دریچه فاضلاب بدون درپوش",
+    "ترک‌های بزرگ روی سواره‌رو بعد از بارندگی",
+    "پیاده‌رو شکسته و برای سالمندان خطرناک است",
+    "Pothole near the bus stop, about half a metre wide",
+)
+# Statuses as a live city has them: most reports still open, some done or closed.
+_STATUSES = (
+    ("received", 8),
+    ("forwarded", 4),
+    ("acknowledged", 3),
+    ("in_progress", 3),
+    ("done", 2),
+    ("closed", 4),
+    ("duplicate", 1),
+)
+
+
+@dataclass(frozen=True)
+class BenchCity:
+    """The bench's department (roads) and its category, on the counties' boundary set: half of the
+    counties have a unit of their own (a service area following the county), the rest fall to the
+    department's central unit."""
+
+    department_id: int
+    category_id: int
+    category_code: str
+
+
+def bench_city_ensure() -> BenchCity:
+    """Create (once) what the API measures report to; the counties' boundary set is made active."""
+    from districts.models import Department, ServiceArea
+    from districts.services import department_create, service_area_create
+    from issues.models import Category, MessageKind
+
+    counties_boundary_set_ensure()
+    department = Department.objects.filter(code=BENCH_DEPARTMENT).first() or department_create(
+        code=BENCH_DEPARTMENT, name_fa="معاونت فنی و عمرانی (بنچ)", name_en="Roads (bench)"
+    )
+    category, _created = Category.objects.update_or_create(
+        code=BENCH_CATEGORY,
+        defaults={
+            "name_fa": "چاله و خرابی آسفالت",
+            "name_en": "Pothole",
+            "department": department,
+            "kind": MessageKind.SERVICE_REQUEST,
+            "location_required": True,
+            "active": True,
+        },
+    )
+    units = [("central", "", True)] + [
+        (code, code, False) for code in sorted(c.code for c in counties())[::2]
+    ]
+    for suffix, district_code, is_default in units:
+        code = f"{BENCH_DEPARTMENT}-{suffix}"
+        if not ServiceArea.objects.filter(code=code).exists():
+            service_area_create(
+                department=department,
+                code=code,
+                unit_name_fa=f"واحد راه {suffix}",
+                unit_name_en=f"Roads unit {suffix}",
+                district_code=district_code,
+                is_default=is_default,
+            )
+    return BenchCity(department.pk, category.pk, category.code)
+
+
+def points_in_counties(n: int, *, seed: int) -> list[tuple[float, float]]:
+    """`n` seeded random (lon, lat) points inside the counties (reports are made where people are)."""
+    import shapely
+    from shapely.geometry import shape
+
+    union = shapely.union_all([shape(c.geometry) for c in counties()])
+    shapely.prepare(union)
+    lons, lats = random_points(n * 5, seed=seed)
+    inside = shapely.contains_xy(union, lons, lats)
+    points = list(zip(lons[inside].tolist(), lats[inside].tolist(), strict=True))[:n]
+    if len(points) < n:
+        raise RuntimeError(f"only {len(points)} of {n} random points fell inside the counties")
+    return points
+
+
+def reports_seed(city: BenchCity, n: int) -> int:
+    """Replace every report of the bench category with `n` seeded ones; returns how many there are.
+
+    Each is routed by the project's own `route_point` and stored with the routing fields, the created
+    event and the tokens that `report_submit` writes; every tenth has a public photo row (no file:
+    the list only names it). Bulk inserts, then `created_at` spread over the last weeks, newest last.
+    """
+    import random
+
+    from django.conf import settings
+    from django.contrib.gis.geos import Point
+    from django.db import connection, transaction
+
+    from districts.selectors import route_point
+    from geo.srid import GEO_SRID
+    from geo.text import normalize_persian
+    from issues.models import Channel, Report, ReportEvent, ReportPhoto
+    from issues.services import TRACKING_ALPHABET, TRACKING_LENGTH, _routing_data, _routing_fields, token_hash
+
+    rng = random.Random(SEED)
+    statuses = [status for status, weight in _STATUSES for _ in range(weight)]
+    channels = (Channel.WEB, Channel.WEB, Channel.API, Channel.PHONE)
+    codes: set[str] = set()
+    while len(codes) < n:
+        codes.add("".join(rng.choice(TRACKING_ALPHABET) for _ in range(TRACKING_LENGTH)))
+    with transaction.atomic():
+        Report.objects.filter(category_id=city.category_id).delete()
+        reports: list[Report] = []
+        events: list[ReportEvent] = []
+        for index, ((lon, lat), code) in enumerate(
+            zip(points_in_counties(n, seed=SEED + 1), sorted(codes), strict=True)
+        ):
+            point = Point(lon, lat, srid=GEO_SRID)
+            routing = route_point(point=point, department_id=city.department_id)
+            description = f"{_DESCRIPTIONS[index % len(_DESCRIPTIONS)]} ({index + 1})"
+            channel = channels[index % len(channels)]
+            report = Report(
+                tracking_code=code,
+                city=settings.OPEN137_CITY,
+                category_id=city.category_id,
+                kind="service_request",
+                description=description,
+                description_search=normalize_persian(description),
+                location=point,
+                channel=channel,
+                status=rng.choice(statuses),
+                support_count=rng.choice((0, 0, 0, 1, 2, 5)),
+                private_token_hash=token_hash(f"bench-{code}"),
+                open311_token=f"bench{code}".ljust(32, "0")[:32],
+                **_routing_fields(routing),  # type: ignore[arg-type]
+            )
+            reports.append(report)
+            events.append(
+                ReportEvent(
+                    report=report,
+                    kind=ReportEvent.Kind.CREATED,
+                    to_status="received",
+                    data={"routing": _routing_data(routing), "channel": channel},
+                )
+            )
+        Report.objects.bulk_create(reports, batch_size=500)
+        ReportEvent.objects.bulk_create(events, batch_size=500)
+        ReportPhoto.objects.bulk_create(
+            [
+                ReportPhoto(report=r, image=f"reports/bench/{r.tracking_code}.jpg", width=1600, height=1200)
+                for r in reports[::10]
+            ],
+            batch_size=500,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """UPDATE issues_report r SET created_at = s.at, updated_at = s.at
+                     FROM (SELECT id, now() - row_number() OVER (ORDER BY id DESC) * interval '17 minutes' AS at
+                             FROM issues_report WHERE category_id = %s) s
+                    WHERE r.id = s.id""",
+                [city.category_id],
+            )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE issues_report")
+        cursor.execute("ANALYZE issues_reportevent")
+        cursor.execute("ANALYZE issues_reportphoto")
+    return Report.objects.filter(category_id=city.category_id).count()

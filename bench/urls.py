@@ -1,0 +1,12 @@
+"""URLs of the bench server: the project's, unchanged, plus the references the API measures compare
+it with. Served only by the server bench/server.py starts (DJANGO_SETTINGS_MODULE=bench.settings)."""
+
+from django.urls import include, path
+
+from bench.views import ReferenceReportListView, bare_insert
+
+urlpatterns = [
+    path("bench/reference/reports/", ReferenceReportListView.as_view(), name="bench-reference-reports"),
+    path("bench/bare/insert/", bare_insert, name="bench-bare-insert"),
+    path("", include("open137.urls")),
+]

@@ -9,10 +9,9 @@ shared edge between two districts matches both; the tie-break is explicit (see T
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import psycopg
 from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.db import connection
@@ -22,6 +21,7 @@ from districts.models import DistrictLevel, RoutingRule
 from geo.coords import CoordinateError, parse_lat_lon
 from geo.srid import GEO_SRID
 from geo.text import normalize_persian
+from open137.db import fetchone_prepared
 
 # Among districts covering a point: the deepest level wins (a sub-district over its region); on a
 # shared edge or an overlap between districts of one level, the smaller district wins, then the
@@ -142,34 +142,9 @@ def degrees_for_metres(metres: float, lat: float) -> float:
     return min(metres / (111_320.0 * cos_lat) * 1.01, 180.0)
 
 
-def _fetchone_prepared(sql: str, params: Sequence[float] | Mapping[str, float | int | None]) -> tuple | None:
-    """Run one of the routing queries as a server-side prepared statement.
-
-    Routing runs on every report and every locate call, with the same few query shapes; Django's
-    cursor binds parameters client-side, so PostgreSQL would plan each call again (most of the time
-    a lookup takes). psycopg prepares the statement once per connection and reuses the plan. It runs
-    on Django's own connection, so it shares the caller's transaction.
-    """
-    connection.ensure_connection()
-    raw = connection.connection
-    cursor = getattr(raw, "_open137_routing_cursor", None)
-    if cursor is None or cursor.closed:
-        if not isinstance(raw, psycopg.Connection):  # another driver: a plain Django cursor
-            with connection.cursor() as django_cursor:
-                django_cursor.execute(sql, params)
-                return django_cursor.fetchone()
-        # Django sets psycopg's client-binding cursor as the connection's default; a plain Cursor
-        # binds on the server, which is what lets the statement be prepared. It is kept with the
-        # connection (it holds no state between calls) and dies with it.
-        cursor = psycopg.Cursor(raw)
-        raw._open137_routing_cursor = cursor  # type: ignore[attr-defined]
-    cursor.execute(sql, params, prepare=True)
-    return cursor.fetchone()
-
-
 def district_for_point(*, point: Point) -> DistrictMatch | None:
     """The active district that covers the point (deepest level, then TIE_BREAK), or None."""
-    row = _fetchone_prepared(DISTRICT_FOR_POINT_SQL, [point.x, point.y])
+    row = fetchone_prepared(DISTRICT_FOR_POINT_SQL, [point.x, point.y])
     return DistrictMatch(*row) if row else None
 
 
@@ -177,7 +152,7 @@ def district_nearest(*, point: Point, within_m: float) -> DistrictMatch | None:
     """The active district nearest to the point, if it lies within `within_m` metres."""
     if within_m <= 0:
         return None
-    row = _fetchone_prepared(
+    row = fetchone_prepared(
         NEAREST_DISTRICT_SQL, [point.x, point.y, point.x, point.y, degrees_for_metres(within_m, point.y)]
     )
     if row is None or row[6] > within_m:
@@ -192,7 +167,7 @@ def jurisdiction_covers(*, point: Point) -> bool:
     The jurisdiction is its own polygon (a level-0 district) when one is loaded; otherwise it is the
     union of the active districts, so a city that imports only its districts works at once.
     """
-    row = _fetchone_prepared(JURISDICTION_COVERS_SQL, [point.x, point.y])
+    row = fetchone_prepared(JURISDICTION_COVERS_SQL, [point.x, point.y])
     return bool(row and row[0])
 
 
@@ -205,7 +180,7 @@ def service_area_for_point(
     across districts); then the one following the point's district or its nearest ancestor; then the
     department's central unit.
     """
-    row = _fetchone_prepared(
+    row = fetchone_prepared(
         SERVICE_AREA_SQL,
         {
             "department": department_id,
@@ -229,7 +204,7 @@ def route_point(*, point: Point | None, department_id: int | None) -> Routing:
         return Routing(
             None, service_area, RoutingRule.CATEGORY if service_area else RoutingRule.TRIAGE, 0.0, None
         )
-    row = _fetchone_prepared(ROUTE_DISTRICT_SQL, [point.x, point.y, point.x, point.y])
+    row = fetchone_prepared(ROUTE_DISTRICT_SQL, [point.x, point.y, point.x, point.y])
     inside = bool(row and row[0])
     district = DistrictMatch(*row[1:7]) if row and row[1] is not None else None
     rule = RoutingRule.COVERS

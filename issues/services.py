@@ -96,6 +96,7 @@ def report_create(
     idempotency_fingerprint: str = "",
     open311_token: str | None = None,
     routing: Routing | None = None,
+    retry_tracking_code: bool = True,
 ) -> Report:
     """Create a report and route it (district, service area, unit); nothing is dropped: a point
     outside every district goes to the 137 triage queue. One INSERT carries every column, the
@@ -132,6 +133,11 @@ def report_create(
     # a caller's transaction (report_submit's), and are one transaction when called alone.
     with transaction.atomic(savepoint=False):
         for attempt in range(1, TRACKING_ATTEMPTS + 1):
+            if not retry_tracking_code:
+                # The caller retries its whole transaction on the rare clash (report_submit): no
+                # savepoint round trips on every report for a clash that almost never happens.
+                report.save(force_insert=True)
+                break
             try:
                 with transaction.atomic():  # a savepoint: a clash undoes only this insert
                     report.save(force_insert=True)
@@ -477,16 +483,9 @@ def report_submit(
         consent_contact=consent_contact,
         photo_count=len(photos),
     )
-    if idempotency_key:
-        existing = Report.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return _idempotent_replay(
-                existing,
-                category=category,
-                idempotency_key=idempotency_key,
-                fingerprint=fingerprint,
-                clean=clean,
-            )
+    replay = _replay_if_known(idempotency_key, category=category, fingerprint=fingerprint, clean=clean)
+    if replay is not None:
+        return replay
     # Photos are decoded and cleaned before anything is written: a bad file refuses the whole report.
     processed = [photo_store.photo_process(upload=upload) for upload in photos]
     token = private_token_for_key(idempotency_key) if idempotency_key else secrets.token_urlsafe(18)
@@ -494,44 +493,58 @@ def report_submit(
         raise ValidationError({"location": [_("This category needs a location on the map.")]})
     # Routing only reads: done before the transaction opens, so the transaction stays short.
     routing = route_point(point=location, department_id=category.department_id)
-    try:
-        with transaction.atomic():
-            report = report_create(
-                routing=routing,
-                category=category,
-                location=location,
-                description=clean.description,
-                kind=kind,
-                channel=channel,
-                address=clean.address,
-                reporter_name=clean.reporter_name,
-                reporter_phone=clean.reporter_phone,
-                reporter_email=clean.reporter_email,
-                actor=actor,
-                consent_contact=consent_contact,
-                attributes=clean.attributes,
-                private_token_hash=token_hash(token),
-                idempotency_key=idempotency_key or None,
-                idempotency_fingerprint=fingerprint if idempotency_key else "",
-                open311_token=secrets.token_hex(16),
-            )
-            for photo in processed:
-                photo_store.photo_save(report=report, photo=photo)
-            notifications.report_created_notify(report=report, private_token=token)
-    except IntegrityError:
-        # Two copies of one submission raced; the other one won and is the report.
-        if idempotency_key:
-            existing = Report.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return _idempotent_replay(
-                    existing,
+    for attempt in range(1, TRACKING_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                report = report_create(
+                    routing=routing,
+                    retry_tracking_code=False,
                     category=category,
-                    idempotency_key=idempotency_key,
-                    fingerprint=fingerprint,
-                    clean=clean,
+                    location=location,
+                    description=clean.description,
+                    kind=kind,
+                    channel=channel,
+                    address=clean.address,
+                    reporter_name=clean.reporter_name,
+                    reporter_phone=clean.reporter_phone,
+                    reporter_email=clean.reporter_email,
+                    actor=actor,
+                    consent_contact=consent_contact,
+                    attributes=clean.attributes,
+                    private_token_hash=token_hash(token),
+                    idempotency_key=idempotency_key or None,
+                    idempotency_fingerprint=fingerprint if idempotency_key else "",
+                    open311_token=secrets.token_hex(16),
                 )
-        raise
+                for photo in processed:
+                    photo_store.photo_save(report=report, photo=photo)
+                notifications.report_created_notify(report=report, private_token=token)
+            break
+        except IntegrityError as exc:
+            if _is_tracking_code_clash(exc) and attempt < TRACKING_ATTEMPTS:
+                continue  # the whole submission again, under a new code
+            # Two copies of one submission raced; the other one won and is the report.
+            replay = _replay_if_known(
+                idempotency_key, category=category, fingerprint=fingerprint, clean=clean
+            )
+            if replay is not None:
+                return replay
+            raise
     return ReportSubmission(report=report, private_token=token, created=True, routing=routing)
+
+
+def _replay_if_known(
+    idempotency_key: str | None, *, category: Category, fingerprint: str, clean: CleanSubmission
+) -> ReportSubmission | None:
+    """The report an earlier copy of this submission created (same idempotency key), if any."""
+    if not idempotency_key:
+        return None
+    existing = Report.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is None:
+        return None
+    return _idempotent_replay(
+        existing, category=category, idempotency_key=idempotency_key, fingerprint=fingerprint, clean=clean
+    )
 
 
 def _idempotent_replay(

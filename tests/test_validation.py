@@ -564,3 +564,13 @@ def test_a_failed_outbox_row_loses_the_private_link(town, settings):
     assert message.status == "failed"
     assert token not in message.body and f"?t={REDACTED}" in message.body
     assert submission.report.tracking_code in message.body
+
+
+def test_a_tracking_code_clash_leaves_nothing_of_the_try_that_clashed(town, monkeypatch):
+    existing = _report(town)
+    codes = iter([existing.tracking_code, "QQQQRRRR"])
+    monkeypatch.setattr(services, "tracking_code_new", lambda: next(codes))
+    report = _report(town)
+    assert report.tracking_code == "QQQQRRRR"
+    # One "created" event each: the try that clashed was rolled back whole.
+    assert ReportEvent.objects.filter(kind="created").count() == 2

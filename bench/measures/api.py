@@ -199,7 +199,14 @@ def report_create_post() -> list[Result]:
       target (the reference column; the bare view's figure is given for scale). Target: at most
       150 ms (ratio ≤ 1).
 
-    Afterwards the reports filed by the load are counted (at least one per 201) and deleted."""
+    Afterwards the reports filed by the load are counted (at least one per 201) and deleted.
+
+    Where a POST's time goes (in-process, about 3.2 ms against 0.5 ms for the bare view): four
+    statements (BEGIN, the report INSERT, its `created` event INSERT, COMMIT) and four prepared
+    reads (the category, the jurisdiction check for swapped coordinates, the district, the unit);
+    the two ORM inserts take about 1 ms together, DRF's serializer about 0.3 ms, the rest is
+    validation and Django itself. The 40 % target needs the write path redone (one statement for
+    report and event, no per-request serializer), not more tuning of this one."""
     from django.db import connection
 
     from bench.views import BARE_TABLE, BARE_TABLE_SQL

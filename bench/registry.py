@@ -87,6 +87,31 @@ def say(name: str, message: str) -> None:
     print(f"[bench] {name}: {message}", flush=True)
 
 
+def _ratio_row(
+    *,
+    name: str,
+    value: float,
+    unit: str,
+    reference: str,
+    reference_value: float,
+    bound: float,
+    at_least: bool,
+    digits: int,
+    ratio_digits: int,
+) -> Result:
+    ratio = value / reference_value
+    return Result(
+        name=name,
+        value=round(value, digits),
+        unit=unit,
+        reference=reference,
+        reference_value=round(reference_value, digits),
+        ratio=round(ratio, ratio_digits),
+        target=f"{'>=' if at_least else '<='} {bound:g}",
+        met=ratio >= bound if at_least else ratio <= bound,
+    )
+
+
 def ratio_result(
     *,
     name: str,
@@ -98,16 +123,16 @@ def ratio_result(
     digits: int = 3,
 ) -> Result:
     """A row whose target is "at most `max_ratio` times the reference" (times, durations)."""
-    ratio = value / reference_value
-    return Result(
+    return _ratio_row(
         name=name,
-        value=round(value, digits),
+        value=value,
         unit=unit,
         reference=reference,
-        reference_value=round(reference_value, digits),
-        ratio=round(ratio, 3),
-        target=f"<= {max_ratio:g}",
-        met=ratio <= max_ratio,
+        reference_value=reference_value,
+        bound=max_ratio,
+        at_least=False,
+        digits=digits,
+        ratio_digits=3,
     )
 
 
@@ -122,14 +147,14 @@ def min_ratio_result(
     digits: int = 4,
 ) -> Result:
     """A row whose target is "at least `min_ratio` of the reference" (agreement, throughput)."""
-    ratio = value / reference_value
-    return Result(
+    return _ratio_row(
         name=name,
-        value=round(value, digits),
+        value=value,
         unit=unit,
         reference=reference,
-        reference_value=round(reference_value, digits),
-        ratio=round(ratio, 6),
-        target=f">= {min_ratio:g}",
-        met=ratio >= min_ratio,
+        reference_value=reference_value,
+        bound=min_ratio,
+        at_least=True,
+        digits=digits,
+        ratio_digits=6,
     )

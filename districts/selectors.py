@@ -18,7 +18,7 @@ from django.db import connection
 from django.utils.translation import gettext as _
 
 from districts.models import DistrictLevel, RoutingRule
-from geo.coords import CoordinateError, parse_lat_lon
+from geo.coords import CoordinateError, LatLon, parse_lat_lon
 from geo.srid import GEO_SRID
 from geo.text import normalize_persian
 from open137.db import fetchone_prepared
@@ -94,6 +94,15 @@ SERVICE_AREA_SQL = f"""
       JOIN districts_department dep ON dep.id = sa.department_id
      ORDER BY c.rank, sa.code
      LIMIT 1"""
+
+
+# Routing with the department known, in one round trip: ROUTE_DISTRICT_SQL, then SERVICE_AREA_SQL for
+# the covering district in the same statement (a point no district covers goes on to the nearest
+# district, and its unit is looked up then). Parameters: x, y, department.
+ROUTE_WITH_UNIT_SQL = f"""
+    SELECT route.*, unit.*
+      FROM ({ROUTE_DISTRICT_SQL.replace(_POINT, f"ST_SetSRID(ST_MakePoint(%(x)s::float8, %(y)s::float8), {GEO_SRID})")}) AS route
+      LEFT JOIN LATERAL ({SERVICE_AREA_SQL.replace("%(district)s::bigint", "route.id")}) AS unit ON route.id IS NOT NULL"""
 
 
 @dataclass(frozen=True)
@@ -204,13 +213,18 @@ def route_point(*, point: Point | None, department_id: int | None) -> Routing:
         return Routing(
             None, service_area, RoutingRule.CATEGORY if service_area else RoutingRule.TRIAGE, 0.0, None
         )
-    row = fetchone_prepared(ROUTE_DISTRICT_SQL, [point.x, point.y, point.x, point.y])
+    x, y = point.x, point.y
+    if department_id:
+        row = fetchone_prepared(ROUTE_WITH_UNIT_SQL, {"x": x, "y": y, "department": department_id})
+    else:
+        row = fetchone_prepared(ROUTE_DISTRICT_SQL, [x, y, x, y])
     inside = bool(row and row[0])
-    district = DistrictMatch(*row[1:7]) if row and row[1] is not None else None
-    rule = RoutingRule.COVERS
-    if district is None:
-        district = district_nearest(point=point, within_m=settings.OPEN137_ROUTING_TOLERANCE_M)
-        rule = RoutingRule.NEAREST
+    if row is not None and row[1] is not None:
+        covering = DistrictMatch(*row[1:7])
+        unit = ServiceAreaMatch(*row[7:15]) if department_id and row[7] is not None else None
+        return Routing(covering, unit, RoutingRule.COVERS, covering.distance_m, inside)
+    district = district_nearest(point=point, within_m=settings.OPEN137_ROUTING_TOLERANCE_M)
+    rule = RoutingRule.NEAREST
     if district is None:
         return Routing(None, None, RoutingRule.TRIAGE, 0.0, inside)
     service_area = (
@@ -219,6 +233,25 @@ def route_point(*, point: Point | None, department_id: int | None) -> Routing:
         else None
     )
     return Routing(district, service_area, rule, district.distance_m, inside)
+
+
+def _swapped_refused(latlon: LatLon) -> None:
+    """For a point known to lie outside the jurisdiction: CoordinateError when it would be inside with
+    latitude and longitude swapped (a common client mistake)."""
+    swapped = latlon.swapped
+    if (
+        swapped is not None
+        and (swapped.lat, swapped.lon) != (latlon.lat, latlon.lon)
+        and jurisdiction_covers(point=Point(swapped.lon, swapped.lat, srid=GEO_SRID))
+    ):
+        raise CoordinateError(
+            _(
+                "The point lat=%(lat)s, lon=%(lon)s is outside the city, but inside it with latitude and "
+                "longitude swapped: send lat=%(lon)s and lon=%(lat)s."
+            )
+            % {"lat": latlon.lat, "lon": latlon.lon},
+            field="lat",
+        )
 
 
 def point_from_lat_lon(*, lat: object, lon: object) -> Point:
@@ -231,16 +264,23 @@ def point_from_lat_lon(*, lat: object, lon: object) -> Point:
         swapped is not None
         and (swapped.lat, swapped.lon) != (latlon.lat, latlon.lon)
         and not jurisdiction_covers(point=point)
-    ) and jurisdiction_covers(point=Point(swapped.lon, swapped.lat, srid=GEO_SRID)):
-        raise CoordinateError(
-            _(
-                "The point lat=%(lat)s, lon=%(lon)s is outside the city, but inside it with latitude and "
-                "longitude swapped: send lat=%(lon)s and lon=%(lat)s."
-            )
-            % {"lat": latlon.lat, "lon": latlon.lon},
-            field="lat",
-        )
+    ):
+        _swapped_refused(latlon)
     return point
+
+
+def point_routed_from_lat_lon(
+    *, lat: object, lon: object, department_id: int | None
+) -> tuple[Point, Routing]:
+    """`point_from_lat_lon` and `route_point` together, for a new report: routing already tells whether
+    the point is in the jurisdiction, so only a point outside it costs the look-up of its swapped
+    twin. The same CoordinateError as `point_from_lat_lon` for swapped coordinates."""
+    latlon = parse_lat_lon(lat, lon)
+    point = Point(latlon.lon, latlon.lat, srid=GEO_SRID)
+    routing = route_point(point=point, department_id=department_id)
+    if not routing.inside_jurisdiction:
+        _swapped_refused(latlon)
+    return point, routing
 
 
 def district_codes_for_points(*, lons: Sequence[float], lats: Sequence[float]) -> list[str | None]:

@@ -167,6 +167,9 @@ def outbox_queue(*, messages: Iterable[OutboxMessage]) -> None:
     """Write the messages and one job each, atomically with whatever the caller is writing."""
     from issues.tasks import outbox_send
 
+    messages = list(messages)
+    if not messages:  # most reports leave no contact: nothing to queue, no transaction to open
+        return
     with transaction.atomic(savepoint=False):  # part of the caller's transaction, no savepoint of its own
         for message in messages:
             message.save()

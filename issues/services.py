@@ -449,10 +449,14 @@ def report_submit(
     photos: Sequence[UploadedFile] = (),
     idempotency_key: str | None = None,
     actor: User | None = None,
+    routing: Routing | None = None,
 ) -> ReportSubmission:
     """A citizen's (or a client's) submission: validated (issues.validation, the same rules for the
     web form, the API and Open311), routed, photos stored, the reporter told by SMS or e-mail through
-    the outbox. The same idempotency key with the same submission gives the same report back."""
+    the outbox. The same idempotency key with the same submission gives the same report back.
+
+    `routing`: the location already routed for the category's department (an entrance that routed it
+    while checking the point), so it is not looked up twice."""
     from issues import notifications
     from issues import photos as photo_store
 
@@ -492,7 +496,8 @@ def report_submit(
     if location is None and category.location_required:
         raise ValidationError({"location": [_("This category needs a location on the map.")]})
     # Routing only reads: done before the transaction opens, so the transaction stays short.
-    routing = route_point(point=location, department_id=category.department_id)
+    if routing is None:
+        routing = route_point(point=location, department_id=category.department_id)
     for attempt in range(1, TRACKING_ATTEMPTS + 1):
         try:
             with transaction.atomic():

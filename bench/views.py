@@ -25,6 +25,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework_gis.pagination import GeoJsonPagination
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
+from bench.fields import REPORT_PROPERTIES
 from geo.srid import GEO_SRID
 from issues.models import OPEN_STATUSES, Report, ReportPhoto
 
@@ -61,26 +62,7 @@ class ReferenceReportSerializer(GeoFeatureModelSerializer):
         model = Report
         geo_field = "location"
         id_field = "tracking_code"
-        fields = (
-            "tracking_code",
-            "location",
-            "code",
-            "category",
-            "category_name_fa",
-            "category_name_en",
-            "kind",
-            "status",
-            "open",
-            "description",
-            "district",
-            "service_area",
-            "unit_name_fa",
-            "unit_name_en",
-            "support_count",
-            "created_at",
-            "updated_at",
-            "photo_urls",
-        )
+        fields = ("tracking_code", "location", *REPORT_PROPERTIES, "created_at", "updated_at")
 
     def get_open(self, report: Report) -> bool:
         return report.status in OPEN_STATUSES

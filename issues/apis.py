@@ -8,7 +8,6 @@ with its Idempotency-Key): the selectors they are built from do not read those c
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -16,8 +15,7 @@ import orjson
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
-from django.urls import NoReverseMatch, get_script_prefix, reverse
-from django.utils import timezone
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -43,6 +41,7 @@ from districts.selectors import Routing, point_from_lat_lon, point_routed_from_l
 from geo.coords import CoordinateError
 from geo.text import normalize_digits
 from issues.filters import FilterError, report_filters_parse
+from issues.formats import local_iso
 from issues.models import OPEN_STATUSES, Category, Channel, MessageKind
 from issues.selectors import (
     category_get,
@@ -52,6 +51,7 @@ from issues.selectors import (
     report_list_rows,
     report_nearby_open,
     report_public_get,
+    report_tracking_url,
     tracking_code_normalize,
 )
 from issues.services import MAX_PHOTOS, report_submit, report_support
@@ -67,11 +67,6 @@ from open137.parsers import loads as json_loads_checked
 PAGE_SIZE_DEFAULT = 100
 PAGE_SIZE_MAX = 1000
 IDEMPOTENCY_KEY_MAX = 128
-
-
-def _iso(moment: datetime | None) -> str | None:
-    """A time in the city's zone, ISO 8601 with its offset (2026-11-28T19:30:00+03:30)."""
-    return timezone.localtime(moment).isoformat(timespec="seconds") if moment else None
 
 
 def _coordinate(value: float | None) -> float | None:
@@ -102,15 +97,6 @@ def _not_found(code: str) -> Response:
     )
 
 
-def tracking_url(request: Request, code: str) -> str:
-    """Where a citizen follows a report by its code, without an account (the /track/ page)."""
-    try:
-        path = reverse("maps:track", args=[code])
-    except NoReverseMatch:  # pragma: no cover - the pages are always installed with the API
-        path = f"{get_script_prefix()}track/{code}/"
-    return request.build_absolute_uri(path)
-
-
 def routing_public_json(routing: Routing) -> dict[str, Any]:
     """The stored routing of a report in districts.apis.routing_json's shape, without
     `inside_jurisdiction` (known when routing a point, not stored with the report)."""
@@ -135,8 +121,8 @@ def report_properties(row: dict[str, Any]) -> dict[str, Any]:
         "unit_name_fa": row["service_area__unit_name_fa"],
         "unit_name_en": row["service_area__unit_name_en"],
         "support_count": row["support_count"],
-        "created_at": _iso(row["created_at"]),
-        "updated_at": _iso(row["updated_at"]),
+        "created_at": local_iso(row["created_at"]),
+        "updated_at": local_iso(row["updated_at"]),
     }
 
 
@@ -148,10 +134,10 @@ def report_detail_json(report: dict[str, Any]) -> dict[str, Any]:
         "address": report["address"],
         "lat": _coordinate(report["lat"]),
         "lon": _coordinate(report["lon"]),
-        "expected_at": _iso(report["expected_at"]),
+        "expected_at": local_iso(report["expected_at"]),
         "routing": routing_public_json(report["routing"]),
         "photos": report["photos"],
-        "timeline": [{**event, "at": _iso(event["at"])} for event in report["timeline"]],
+        "timeline": [{**event, "at": local_iso(event["at"])} for event in report["timeline"]],
     }
 
 
@@ -698,9 +684,9 @@ class ReportListCreateApi(WriteThrottleMixin, APIView):
             "open": report.status in OPEN_STATUSES,
             "category": category.code,
             "kind": report.kind,
-            "created_at": _iso(report.created_at),
+            "created_at": local_iso(report.created_at),
             "routing": routing_public_json(routing),
-            "tracking_url": tracking_url(request, code),
+            "tracking_url": request.build_absolute_uri(report_tracking_url(code=code)),
         }
         if submission.private_token:
             # Also on a replay of the same submission: the first answer may never have arrived.
@@ -796,7 +782,7 @@ class ReportNearbyApi(APIView):
                 **row,
                 "lat": _coordinate(row["lat"]),
                 "lon": _coordinate(row["lon"]),
-                "created_at": _iso(row["created_at"]),
+                "created_at": local_iso(row["created_at"]),
             }
             for row in rows
         ]
@@ -829,5 +815,4 @@ __all__ = [
     "report_properties",
     "routing_public_json",
     "tracking_code_normalize",
-    "tracking_url",
 ]

@@ -25,8 +25,8 @@ from districts.selectors import DistrictMatch, Routing, ServiceAreaMatch, degree
 from geo.srid import GEO_SRID
 from geo.text import normalize_digits
 from issues.filters import ReportFilters
+from issues.formats import token_hash
 from issues.models import OPEN_STATUSES, Category, CategoryAttribute, Report, ReportEvent, ReportPhoto
-from issues.services import token_hash
 from open137.db import fetchone_prepared
 
 # Every submission starts with its category: a prepared statement built from the models' own
@@ -54,10 +54,6 @@ def category_get(*, code: str) -> Category | None:
     )
     category.has_questions = bool(row[-1])  # type: ignore[attr-defined]
     return category
-
-
-def report_open_list() -> QuerySet[Report]:
-    return Report.objects.filter(status__in=OPEN_STATUSES)
 
 
 def tracking_code_normalize(code: str) -> str:

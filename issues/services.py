@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from districts.selectors import Routing, route_point
 from geo.srid import GEO_SRID
 from geo.text import normalize_persian
+from issues.formats import token_hash
 from issues.models import OPEN_STATUSES, Category, Channel, Report, ReportEvent, ReportSupport
 from issues.validation import CleanSubmission, submission_clean
 
@@ -370,10 +371,6 @@ def reports_reroute(*, commit: bool, actor_label: str = "reroute") -> list[Rerou
             )
             written.append(move)
     return written
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,13 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from districts.selectors import point_from_lat_lon
+from districts.selectors import DistrictSearchMatch, district_search, point_from_lat_lon
 from geo.coords import CoordinateError
 from geo.srid import GEO_SRID
 from issues.models import CategoryAttribute, MessageKind
 from issues.selectors import tracking_code_normalize
 from issues.services import MAX_PHOTOS, TRACKING_LENGTH
 from issues.validation import ATTRIBUTE_STRING_MAX, ATTRIBUTE_TEXT_MAX, NAME_MAX
-from maps.selectors import PlaceMatch, place_search
 
 DESCRIPTION_MAX = 4000
 
@@ -185,7 +184,7 @@ class ReportForm(CitizenForm):
                 self.question_names.append((category, names))
         # Filled in by clean(): the point, and the district picked by name when there was no pin.
         self.location: Point | None = None
-        self.place_match: PlaceMatch | None = None
+        self.place_match: DistrictSearchMatch | None = None
 
     @staticmethod
     def new_idempotency_key() -> str:
@@ -241,7 +240,7 @@ class ReportForm(CitizenForm):
                 self.add_error("lat", exc.message)
                 return data
         elif place:
-            matches = place_search(query=place, limit=6)
+            matches = district_search(text=place, limit=6)
             best = [m for m in matches if m.rank == 0] or matches
             if not best:
                 self.add_error(

@@ -241,8 +241,8 @@ OPEN137_RATE_SUPPORT = os.environ.get("OPEN137_RATE_SUPPORT", "120/hour")
 OPEN137_RATE_UPDATES = os.environ.get("OPEN137_RATE_UPDATES", "60/hour")
 # Open311 POSTs count per API key (one key serves a whole app's users).
 OPEN137_RATE_OPEN311 = os.environ.get("OPEN137_RATE_OPEN311", "600/hour")
-# The cache (rate-limit counters) lives in PostgreSQL, shared by every app process and server: no
-# process-local state. The table is created by `migrate` (issues/migrations/0003_cache_table.py).
+# Django's cache lives in PostgreSQL, shared by every app process and server: no process-local state
+# (the write limits keep their own counters, issues.models.RateCounter). The table is created by `migrate` (issues/migrations/0003_cache_table.py).
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",

@@ -21,6 +21,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone, translation
 
+from districts.selectors import district_search
 from districts.services import (
     boundary_set_activate,
     boundary_set_create,
@@ -31,7 +32,6 @@ from districts.services import (
 from geo.srid import GEO_SRID
 from issues.models import Category, MessageKind, Report, ReportEvent, ReportStatus
 from issues.services import token_hash
-from maps.selectors import place_search
 from maps.templatetags.open137 import localdate, localdatetime, localdigits, trackingcode
 
 pytestmark = pytest.mark.django_db
@@ -308,10 +308,10 @@ def test_district_name_that_matches_nothing_or_several_is_an_error(en_client, to
 
 
 def test_place_search_ranks_whole_names_first(town):
-    matches = place_search(query="منطقه مرکزي")
+    matches = district_search(text="منطقه مرکزي")
     assert [m.code for m in matches] == ["R1"] and matches[0].rank == 0
-    assert {m.code for m in place_search(query="منطقه")} == {"R1", "R2"}
-    assert place_search(query="   ") == []
+    assert {m.code for m in district_search(text="منطقه")} == {"R1", "R2"}
+    assert district_search(text="   ") == []
 
 
 def test_suggestion_needs_no_location(client, town):

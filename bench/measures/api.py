@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bench.datasets import SEED, bench_city_ensure, points_in_counties, reports_seed
+from bench.fields import REPORT_PROPERTIES
 from bench.registry import Result, measure, min_ratio_result, ratio_result, say
 from bench.server import (
     ServerConfig,
@@ -30,24 +31,6 @@ REPORTS = 2000
 PAGE_SIZE = 500
 POST_POINTS = 2000
 P99_TARGET_MS = 150.0
-
-# Properties compared one by one between the project's list and the drf-gis reference.
-_SAME_PROPERTIES = (
-    "code",
-    "category",
-    "category_name_fa",
-    "category_name_en",
-    "kind",
-    "status",
-    "open",
-    "description",
-    "district",
-    "service_area",
-    "unit_name_fa",
-    "unit_name_en",
-    "support_count",
-    "photo_urls",
-)
 
 
 def _get_json(url: str) -> tuple[dict[str, Any], int]:
@@ -77,7 +60,7 @@ def _features_agree(project: dict[str, Any], reference: dict[str, Any]) -> None:
         if ours["geometry"]["coordinates"] != [round(v, 6) for v in theirs["geometry"]["coordinates"]]:
             raise RuntimeError(f"{code}: geometry {ours['geometry']} vs {theirs['geometry']}")
         a, b = ours["properties"], theirs["properties"]
-        for key in _SAME_PROPERTIES:
+        for key in REPORT_PROPERTIES:
             if a[key] != b[key]:
                 raise RuntimeError(f"{code}: {key} = {a[key]!r} vs {b[key]!r}")
         for key in ("created_at", "updated_at"):

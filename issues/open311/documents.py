@@ -9,14 +9,13 @@ the unit" until 137 verifies the work); the detailed state is in `extended_attri
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from issues.formats import local_iso
 from issues.models import OPEN_STATUSES, CategoryAttribute, MessageKind, ReportEvent, ReportStatus
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -29,11 +28,6 @@ def pick(row: Mapping[str, Any], name: str, lang: str) -> str:
     """`name_fa` or `name_en` as asked, else the other one."""
     other = "en" if lang == "fa" else "fa"
     return str(row.get(f"{name}_{lang}") or row.get(f"{name}_{other}") or "")
-
-
-def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 with the city's offset (`2026-11-28T16:00:00+03:30`), as the spec requires."""
-    return timezone.localtime(moment).isoformat(timespec="seconds") if moment else None
 
 
 def open311_status(status: str) -> str:
@@ -124,7 +118,7 @@ def _note(event: Mapping[str, Any]) -> dict[str, Any]:
         text = _("Report received.")
     elif not text and event["to_status"]:
         text = _("Status: %(status)s.") % {"status": status_label(event["to_status"])}
-    return {"datetime": iso(event["at"]), "description": text, "type": event["kind"]}
+    return {"datetime": local_iso(event["at"]), "description": text, "type": event["kind"]}
 
 
 def request(
@@ -147,9 +141,9 @@ def request(
         "description": row["description"],
         "agency_responsible": agency or None,
         "service_notice": None,
-        "requested_datetime": iso(row["created_at"]),
-        "updated_datetime": iso(row["updated_at"]),
-        "expected_datetime": iso(row["expected_at"]),
+        "requested_datetime": local_iso(row["created_at"]),
+        "updated_datetime": local_iso(row["updated_at"]),
+        "expected_datetime": local_iso(row["expected_at"]),
         "address": row["address"] or None,
         "address_id": None,
         "zipcode": None,
@@ -180,7 +174,7 @@ def request_update(row: Mapping[str, Any]) -> dict[str, Any]:
         "update_id": str(row["id"]),
         "service_request_id": row["report__tracking_code"],
         "status": open311_status(status),
-        "updated_datetime": iso(row["at"]),
+        "updated_datetime": local_iso(row["at"]),
         "description": text,
         "media_url": None,
         "external_status_code": status,

@@ -13,7 +13,6 @@ for 137 staff.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Sequence
 
@@ -25,14 +24,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from issues.formats import token_hash
 from issues.models import ApiKey, Category, Channel, ReportEvent
 from issues.services import ReportSubmission, report_submit
 
 IDEMPOTENCY_KEY_MAX = 100
-
-
-def _key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @transaction.atomic
@@ -40,7 +36,7 @@ def api_key_create(*, name: str, key: str | None = None) -> tuple[ApiKey, str]:
     """A new key for an Open311 client; only its SHA-256 is stored, so the key returned here is the
     only copy: show it once and let the client keep it. `key` is for the demo's published key only."""
     key = key or secrets.token_urlsafe(32)
-    api_key = ApiKey(name=name.strip(), prefix=key[:8], key_hash=_key_hash(key))
+    api_key = ApiKey(name=name.strip(), prefix=key[:8], key_hash=token_hash(key))
     api_key.full_clean()
     api_key.save()
     return api_key, key
@@ -50,7 +46,7 @@ def api_key_authenticate(*, key: str | None) -> ApiKey | None:
     """The active key matching `key`, its use recorded; None for a missing, unknown or revoked key."""
     if not key or len(key) > 200:
         return None
-    api_key = ApiKey.objects.filter(key_hash=_key_hash(key), active=True).first()
+    api_key = ApiKey.objects.filter(key_hash=token_hash(key), active=True).first()
     if api_key is not None:
         api_key.last_used_at = timezone.now()
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=api_key.last_used_at)

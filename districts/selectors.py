@@ -99,10 +99,20 @@ SERVICE_AREA_SQL = f"""
 # Routing with the department known, in one round trip: ROUTE_DISTRICT_SQL, then SERVICE_AREA_SQL for
 # the covering district in the same statement (a point no district covers goes on to the nearest
 # district, and its unit is looked up then). Parameters: x, y, department.
+def _substituted(sql: str, old: str, new: str) -> str:
+    # The combined query is built from the two above; if either stops containing the text replaced
+    # here, fail at import rather than run a query that silently routes by another rule.
+    if old not in sql:
+        raise AssertionError(f"routing SQL changed: {old!r} not found")
+    return sql.replace(old, new)
+
+
+_NAMED_POINT = f"ST_SetSRID(ST_MakePoint(%(x)s::float8, %(y)s::float8), {GEO_SRID})"
 ROUTE_WITH_UNIT_SQL = f"""
     SELECT route.*, unit.*
-      FROM ({ROUTE_DISTRICT_SQL.replace(_POINT, f"ST_SetSRID(ST_MakePoint(%(x)s::float8, %(y)s::float8), {GEO_SRID})")}) AS route
-      LEFT JOIN LATERAL ({SERVICE_AREA_SQL.replace("%(district)s::bigint", "route.id")}) AS unit ON route.id IS NOT NULL"""
+      FROM ({_substituted(ROUTE_DISTRICT_SQL, _POINT, _NAMED_POINT)}) AS route
+      LEFT JOIN LATERAL ({_substituted(SERVICE_AREA_SQL, "%(district)s::bigint", "route.id")}) AS unit
+        ON route.id IS NOT NULL"""
 
 
 @dataclass(frozen=True)

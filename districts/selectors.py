@@ -21,7 +21,7 @@ from districts.models import DistrictLevel, RoutingRule
 from geo.coords import CoordinateError, LatLon, parse_lat_lon
 from geo.srid import GEO_SRID
 from geo.text import normalize_persian
-from open137.db import fetchone_prepared
+from open137.db import fetchone_prepared, sql_substituted
 
 # Among districts covering a point: the deepest level wins (a sub-district over its region); on a
 # shared edge or an overlap between districts of one level, the smaller district wins, then the
@@ -99,19 +99,11 @@ SERVICE_AREA_SQL = f"""
 # Routing with the department known, in one round trip: ROUTE_DISTRICT_SQL, then SERVICE_AREA_SQL for
 # the covering district in the same statement (a point no district covers goes on to the nearest
 # district, and its unit is looked up then). Parameters: x, y, department.
-def _substituted(sql: str, old: str, new: str) -> str:
-    # The combined query is built from the two above; if either stops containing the text replaced
-    # here, fail at import rather than run a query that silently routes by another rule.
-    if old not in sql:
-        raise AssertionError(f"routing SQL changed: {old!r} not found")
-    return sql.replace(old, new)
-
-
 _NAMED_POINT = f"ST_SetSRID(ST_MakePoint(%(x)s::float8, %(y)s::float8), {GEO_SRID})"
 ROUTE_WITH_UNIT_SQL = f"""
     SELECT route.*, unit.*
-      FROM ({_substituted(ROUTE_DISTRICT_SQL, _POINT, _NAMED_POINT)}) AS route
-      LEFT JOIN LATERAL ({_substituted(SERVICE_AREA_SQL, "%(district)s::bigint", "route.id")}) AS unit
+      FROM ({sql_substituted(ROUTE_DISTRICT_SQL, _POINT, _NAMED_POINT)}) AS route
+      LEFT JOIN LATERAL ({sql_substituted(SERVICE_AREA_SQL, "%(district)s::bigint", "route.id")}) AS unit
         ON route.id IS NOT NULL"""
 
 
@@ -228,6 +220,13 @@ def route_point(*, point: Point | None, department_id: int | None) -> Routing:
         row = fetchone_prepared(ROUTE_WITH_UNIT_SQL, {"x": x, "y": y, "department": department_id})
     else:
         row = fetchone_prepared(ROUTE_DISTRICT_SQL, [x, y, x, y])
+    return routing_from_row(row, point=point, department_id=department_id)
+
+
+def routing_from_row(row: Sequence | None, *, point: Point, department_id: int | None) -> Routing:
+    """The routing of `point` from its row of ROUTE_WITH_UNIT_SQL (ROUTE_DISTRICT_SQL without a
+    department), read by route_point or by a query that embeds it; a point no district covers goes
+    on to the nearest district within the tolerance, then triage."""
     inside = bool(row and row[0])
     if row is not None and row[1] is not None:
         covering = DistrictMatch(*row[1:7])
@@ -264,11 +263,16 @@ def _swapped_refused(latlon: LatLon) -> None:
         )
 
 
+def lat_lon_point(*, lat: object, lon: object) -> tuple[LatLon, Point]:
+    """The parsed input and its point; CoordinateError when the input is not a point."""
+    latlon = parse_lat_lon(lat, lon)
+    return latlon, Point(latlon.lon, latlon.lat, srid=GEO_SRID)
+
+
 def point_from_lat_lon(*, lat: object, lon: object) -> Point:
     """A validated point; CoordinateError when the input is not a point, or when it lies outside the
     jurisdiction but would be inside with latitude and longitude swapped (a common client mistake)."""
-    latlon = parse_lat_lon(lat, lon)
-    point = Point(latlon.lon, latlon.lat, srid=GEO_SRID)
+    latlon, point = lat_lon_point(lat=lat, lon=lon)
     swapped = latlon.swapped
     if (
         swapped is not None
@@ -279,18 +283,12 @@ def point_from_lat_lon(*, lat: object, lon: object) -> Point:
     return point
 
 
-def point_routed_from_lat_lon(
-    *, lat: object, lon: object, department_id: int | None
-) -> tuple[Point, Routing]:
-    """`point_from_lat_lon` and `route_point` together, for a new report: routing already tells whether
-    the point is in the jurisdiction, so only a point outside it costs the look-up of its swapped
-    twin. The same CoordinateError as `point_from_lat_lon` for swapped coordinates."""
-    latlon = parse_lat_lon(lat, lon)
-    point = Point(latlon.lon, latlon.lat, srid=GEO_SRID)
-    routing = route_point(point=point, department_id=department_id)
+def swapped_refused_outside(*, latlon: LatLon, routing: Routing) -> None:
+    """`point_from_lat_lon`'s check for a point just routed (a new report): routing already tells
+    whether the point is in the jurisdiction, so only a point outside it costs the look-up of its
+    swapped twin. CoordinateError when the swapped point would be inside."""
     if not routing.inside_jurisdiction:
         _swapped_refused(latlon)
-    return point, routing
 
 
 def district_codes_for_points(*, lons: Sequence[float], lats: Sequence[float]) -> list[str | None]:

@@ -37,7 +37,13 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from districts.apis import field_error, routing_json
-from districts.selectors import Routing, point_from_lat_lon, point_routed_from_lat_lon, route_point
+from districts.selectors import (
+    Routing,
+    lat_lon_point,
+    point_from_lat_lon,
+    route_point,
+    swapped_refused_outside,
+)
 from geo.coords import CoordinateError
 from geo.text import normalize_digits
 from issues.filters import FilterError, report_filters_parse
@@ -46,6 +52,7 @@ from issues.models import OPEN_STATUSES, Category, Channel, MessageKind
 from issues.selectors import (
     category_get,
     category_list_public,
+    category_routed_get,
     photo_url,
     report_by_code,
     report_list_rows,
@@ -236,16 +243,23 @@ def _idempotency_key(request: Request) -> str | None:
     return key
 
 
-def _point_routed_or_none(data: Any, category: Category) -> tuple[Point | None, Routing | None]:
-    """A new report's point and its routing for the category's department (None, None without a
-    point); a 400 naming the field for a point that is not one, or for swapped coordinates."""
+def _category_point_routed_or_400(code: str, data: Any) -> tuple[Category, Point | None, Routing | None]:
+    """A new report's category, and its point with the point's routing for the category's department
+    (None, None without a point), read in one query; a 400 naming the field for an unknown
+    category, a point that is not one, or swapped coordinates."""
     lat, lon = data.get("lat"), data.get("lon")
-    if lat in (None, "") and lon in (None, ""):
-        return None, None
+    if lat in (None, "") and lon in (None, "") or "\x00" in code:
+        return _category_or_400(code), None, None
     try:
-        return point_routed_from_lat_lon(lat=lat, lon=lon, department_id=category.department_id)
+        latlon, point = lat_lon_point(lat=lat, lon=lon)
+        found = category_routed_get(code=code, point=point)
+        if found is None:
+            raise _unknown_category(code)
+        category, routing = found
+        swapped_refused_outside(latlon=latlon, routing=routing)
     except CoordinateError as exc:
         raise field_error(exc.field, exc.message) from None
+    return category, point, routing
 
 
 class _ReportCreateInput(ReportCreateSerializer):
@@ -266,10 +280,14 @@ class _ReportCreateInput(ReportCreateSerializer):
 def _category_or_400(code: str) -> Category:
     category = None if "\x00" in code else category_get(code=code)
     if category is None:
-        raise field_error(
-            "category", _("Unknown category “%(code)s”.") % {"code": code[:60].replace("\x00", "")}
-        )
+        raise _unknown_category(code)
     return category
+
+
+def _unknown_category(code: str) -> ValidationError:
+    return field_error(
+        "category", _("Unknown category “%(code)s”.") % {"code": code[:60].replace("\x00", "")}
+    )
 
 
 # --- Output shapes, for the OpenAPI schema (answers are built from selector rows, not by these) ---
@@ -641,8 +659,7 @@ class ReportListCreateApi(WriteThrottleMixin, APIView):
             raise _invalid(serializer.errors)
         data = serializer.validated_data
         idempotency_key = _idempotency_key(request)
-        category = _category_or_400(data["category"])
-        location, routing = _point_routed_or_none(request.data, category)
+        category, location, routing = _category_point_routed_or_400(data["category"], request.data)
         try:
             submission = report_submit(
                 category=category,

@@ -132,6 +132,11 @@ def phone_normalise(phone: str) -> str:
 # --- Writing the outbox (in the caller's transaction) --------------------------------------------
 
 
+def report_created_has_recipient(*, phone: str, email: str) -> bool:
+    """Whether `report_created_notify` will queue a message for a reporter with this phone and e-mail."""
+    return bool(phone_normalise(phone) or email.strip())
+
+
 def report_created_notify(*, report: Report, private_token: str) -> list[OutboxMessage]:
     """Queue the tracking code by SMS and/or e-mail, in the caller's transaction.
 
@@ -140,7 +145,7 @@ def report_created_notify(*, report: Report, private_token: str) -> list[OutboxM
     code = report.tracking_code
     messages: list[OutboxMessage] = []
     phone = phone_normalise(report.reporter_phone)
-    if phone:
+    if phone:  # the same tests as report_created_has_recipient
         messages.append(
             OutboxMessage(
                 report=report,
@@ -149,7 +154,7 @@ def report_created_notify(*, report: Report, private_token: str) -> list[OutboxM
                 body=_sms_body(code=code, token=private_token),
             )
         )
-    if report.reporter_email:
+    if report.reporter_email.strip():
         messages.append(
             OutboxMessage(
                 report=report,

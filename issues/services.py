@@ -11,6 +11,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -22,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,6 +33,7 @@ from geo.text import normalize_persian
 from issues.formats import token_hash
 from issues.models import OPEN_STATUSES, Category, Channel, Report, ReportEvent, ReportSupport
 from issues.validation import CleanSubmission, submission_clean
+from open137.db import fetchone_prepared, insert_sql
 
 # Tracking codes are read over the phone: no 0/O, 1/I/L, 2/Z, 5/S or 8/B to confuse.
 TRACKING_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
@@ -76,6 +79,29 @@ def _routing_data(routing: Routing) -> dict[str, object]:
         "rule": str(routing.rule),
         "distance_m": round(routing.distance_m, 1),
     }
+
+
+# A new report and its `created` event are written by one statement: the report's INSERT in a WITH,
+# the event's INSERT taking the new id from it. Both INSERTs are the ones the ORM builds for the
+# instances (open137.db.insert_sql); sent as one prepared statement, a report costs one round trip
+# and, when nothing else is written with it, no BEGIN and COMMIT either.
+_NEW_REPORT = "new_report"
+
+
+def _report_and_event_insert(*, report: Report, event: ReportEvent) -> None:
+    report_sql, report_params = insert_sql(report, returning=["id"])
+    event.report_id = RawSQL(f"SELECT id FROM {_NEW_REPORT}", ())  # type: ignore[assignment]
+    event_sql, event_params = insert_sql(event, returning=["id", "report_id"])
+    row = fetchone_prepared(
+        f"WITH {_NEW_REPORT} AS ({report_sql}) {event_sql}", [*report_params, *event_params]
+    )
+    assert row is not None  # INSERT ... RETURNING gives its row or raises
+    for instance in (report, event):
+        instance._state.adding = False
+        instance._state.db = connection.alias
+    report.pk = row[1]
+    event.pk = row[0]
+    event.report = report
 
 
 def report_create(
@@ -130,30 +156,25 @@ def report_create(
     )
     # Uniqueness is the database's job (the insert below): no look-ups beforehand.
     report.full_clean(exclude=["district", "service_area", "category"], validate_unique=False)
-    # Everything that can refuse the report has run: the writes need no savepoint of their own inside
-    # a caller's transaction (report_submit's), and are one transaction when called alone.
-    with transaction.atomic(savepoint=False):
-        for attempt in range(1, TRACKING_ATTEMPTS + 1):
-            if not retry_tracking_code:
-                # The caller retries its whole transaction on the rare clash (report_submit): no
-                # savepoint round trips on every report for a clash that almost never happens.
-                report.save(force_insert=True)
-                break
-            try:
-                with transaction.atomic():  # a savepoint: a clash undoes only this insert
-                    report.save(force_insert=True)
-                break
-            except IntegrityError as exc:
-                if not _is_tracking_code_clash(exc) or attempt == TRACKING_ATTEMPTS:
-                    raise
-                report.tracking_code = tracking_code_new()
-        ReportEvent.objects.create(
-            report=report,
-            kind=ReportEvent.Kind.CREATED,
-            actor=actor if actor and actor.pk else None,
-            to_status=report.status,
-            data={"routing": _routing_data(routing), "channel": channel},
-        )
+    event = ReportEvent(
+        kind=ReportEvent.Kind.CREATED,
+        actor=actor if actor and actor.pk else None,
+        to_status=report.status,
+        data={"routing": _routing_data(routing), "channel": channel},
+    )
+    # Everything that can refuse the report has run. The insert is one statement, atomic on its own;
+    # only inside a caller's transaction does a clash of tracking codes need a savepoint to retry in.
+    savepoint = retry_tracking_code and connection.in_atomic_block
+    for attempt in range(1, TRACKING_ATTEMPTS + 1):
+        try:
+            with transaction.atomic() if savepoint else nullcontext():
+                _report_and_event_insert(report=report, event=event)
+            break
+        except IntegrityError as exc:
+            # Without retry_tracking_code the caller retries its whole transaction (report_submit).
+            if not retry_tracking_code or not _is_tracking_code_clash(exc) or attempt == TRACKING_ATTEMPTS:
+                raise
+            report.tracking_code = tracking_code_new()
     return report
 
 
@@ -495,9 +516,17 @@ def report_submit(
     # Routing only reads: done before the transaction opens, so the transaction stays short.
     if routing is None:
         routing = route_point(point=location, department_id=category.department_id)
+    # The report and its event are one statement (report_create); a transaction is opened only when
+    # photos or messages are written with them, or inside a caller's transaction (a savepoint, so
+    # that a clash of tracking codes undoes only this attempt).
+    own_transaction = (
+        bool(processed)
+        or notifications.report_created_has_recipient(phone=clean.reporter_phone, email=clean.reporter_email)
+        or connection.in_atomic_block
+    )
     for attempt in range(1, TRACKING_ATTEMPTS + 1):
         try:
-            with transaction.atomic():
+            with transaction.atomic() if own_transaction else nullcontext():
                 report = report_create(
                     routing=routing,
                     retry_tracking_code=False,

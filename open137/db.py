@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import psycopg
-from django.db import connection
+from django.db import connection, router
+from django.db.models import Model
+from django.db.models.sql import InsertQuery
 
 
-def fetchone_prepared(
-    sql: str, params: Sequence[float | int | str | None] | Mapping[str, float | int | str | None]
-) -> tuple | None:
-    """Run a hot read (routing, the category of a new report) as a server-side prepared statement.
+def fetchone_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tuple | None:
+    """Run a hot statement (routing, the category of a new report, its INSERT) as a server-side
+    prepared statement, and return its first row.
 
     These run on every report and every locate call, with the same few query shapes; Django's
     cursor binds parameters client-side, so PostgreSQL would plan each call again (most of the time
     a lookup takes). psycopg prepares the statement once per connection and reuses the plan. It runs
-    on Django's own connection, so it shares the caller's transaction.
+    on Django's own connection, so it shares the caller's transaction, and its errors are Django's
+    (an IntegrityError is django.db.IntegrityError, as from the ORM).
     """
     connection.ensure_connection()
     raw = connection.connection
@@ -31,5 +35,41 @@ def fetchone_prepared(
         # connection (it holds no state between calls) and dies with it.
         cursor = psycopg.Cursor(raw)
         raw._open137_routing_cursor = cursor  # type: ignore[attr-defined]
-    cursor.execute(sql, params, prepare=True)
-    return cursor.fetchone()
+    if not connection.queries_logged:
+        with connection.wrap_database_errors:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchone()
+    # DEBUG, or a test capturing queries: listed in connection.queries like the ORM's own.
+    start = time.monotonic()
+    try:
+        with connection.wrap_database_errors:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchone()
+    finally:
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - start:.3f}"})
+
+
+def insert_sql(obj: Model, *, returning: Sequence[str] = ()) -> tuple[str, list[Any]]:
+    """The INSERT Django's `save()` would run for the unsaved `obj` (every concrete column but an
+    automatic primary key, values prepared by the fields, `auto_now_add` stamped on `obj`), with
+    `RETURNING` the named columns, as SQL with %s placeholders and its parameters, without running it.
+
+    For a write of a few rows in one statement (a data-modifying WITH), where each row is still
+    built by the ORM: a value may be an expression, such as the id a preceding CTE returned."""
+    meta = obj._meta
+    fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+    query = InsertQuery(type(obj))
+    query.insert_values(fields, [obj])
+    compiler = query.get_compiler(using=router.db_for_write(type(obj), instance=obj))
+    compiler.returning_fields = [meta.get_field(name) for name in returning] or None
+    [(sql, params)] = compiler.as_sql()
+    return sql, list(params)
+
+
+def sql_substituted(sql: str, old: str, new: str) -> str:
+    """`sql` with `old` replaced by `new`, for a query built from another one (a parameter turned into
+    a column of the outer query). If `sql` stops containing `old`, this fails at import rather than
+    leaving a query that silently does something else."""
+    if old not in sql:
+        raise AssertionError(f"the SQL changed: {old!r} not found")
+    return sql.replace(old, new)

@@ -503,3 +503,39 @@ def test_osm_bulk_lookup_agrees_with_single_lookup_and_shapely(osm_counties):
             assert covering == set(), (lon, lat)
         else:
             assert code in covering, (lon, lat, code, covering)
+
+
+# --- A new report's category and routing in one query ------------------------------------------------
+
+
+def test_category_and_routing_in_one_query_route_as_route_point_does(city, snow, category_factory):
+    """The API reads a new report's category and its point's routing together
+    (issues.selectors.category_routed_get); each outcome must be route_point's for the category's
+    department: covers, the deeper level, a shared edge, a unit by ancestry, a snow zone, nearest
+    within the tolerance, triage, outside the city."""
+    from issues.selectors import category_get, category_routed_get
+
+    snow_category = category_factory("snow-left", snow["department"])
+    points = [
+        city.points.r1,
+        city.points.s11,
+        city.points.r2,
+        city.points.edge_r1_r2,
+        (50.01, 36.2775),  # in the snow zone
+        (50.03, 36.262),  # R2, where snow has only its central unit
+        (50.041, 36.27),  # ~90 m east of R2: nearest
+        (50.045, 36.27),  # ~450 m east: triage
+        (51.5, 35.7),  # far away
+    ]
+    for category in (city.pothole, snow_category):
+        for point in points:
+            found = category_routed_get(code=category.code, point=pt(*point))
+            assert found is not None
+            got_category, routing = found
+            assert got_category.pk == category.pk and got_category.department.pk == category.department_id
+            assert got_category.has_questions == category_get(code=category.code).has_questions
+            assert routing == route_point(point=pt(*point), department_id=category.department_id), point
+    assert category_routed_get(code="no-such-category", point=pt(*city.points.r1)) is None
+    city.pothole.active = False
+    city.pothole.save()
+    assert category_routed_get(code="pothole", point=pt(*city.points.r1)) is None

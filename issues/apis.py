@@ -30,6 +30,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.serializer_helpers import BindingDict
@@ -229,7 +230,7 @@ class ReportCreateSerializer(serializers.Serializer):
 
 
 def _idempotency_key(request: Request) -> str | None:
-    raw = request.headers.get("Idempotency-Key")
+    raw = request.META.get("HTTP_IDEMPOTENCY_KEY")  # not request.headers, which copies every header
     if raw is None:
         return None
     # The IETF draft sends it as a structured-field string: "abc"; a bare token works as well.
@@ -537,6 +538,9 @@ class ReportListCreateApi(WriteThrottleMixin, APIView):
 
     permission_classes = [AllowAny, SameSiteWrite]
     authentication_classes: list[type] = []
+    # The list is written as GeoJSON by get() itself; a new report's answer is JSON for apps, and the
+    # browsable renderer's negotiation cost every citizen's POST more than its use in development.
+    renderer_classes = [JSONRenderer]
     write_throttle_classes = [ReportCreateThrottle]
     throttle_message = gettext_lazy("Too many reports sent from your address.")
 

@@ -107,7 +107,9 @@ class Channel(models.TextChoices):
 
 class Report(models.Model):
     tracking_code = models.CharField(_("tracking code"), max_length=16, unique=True)
-    city = models.CharField(_("city"), max_length=40, default="qazvin", db_index=True)
+    # One city per installation for now: an index on it would be written by every report and read by
+    # nothing.
+    city = models.CharField(_("city"), max_length=40, default="qazvin")
     category = models.ForeignKey(
         Category, on_delete=models.PROTECT, related_name="reports", verbose_name=_("category")
     )
@@ -116,8 +118,8 @@ class Report(models.Model):
     location = models.PointField(_("location"), srid=GEO_SRID, null=True, blank=True)
     address = models.CharField(_("address"), max_length=300, blank=True)
     status = models.CharField(
-        _("status"), max_length=24, choices=ReportStatus.choices, default=ReportStatus.RECEIVED, db_index=True
-    )
+        _("status"), max_length=24, choices=ReportStatus.choices, default=ReportStatus.RECEIVED
+    )  # looked up through the (status, category) index below
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.WEB)
     # Routing result, kept so the report's history survives boundary changes.
     district = models.ForeignKey(

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
-from django.db import connection, router
+from django.db import connection, connections, router
 from django.db.models import Model
 from django.db.models.sql import InsertQuery
 
@@ -49,21 +49,49 @@ def fetchone_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tu
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - start:.3f}"})
 
 
+# insert_sql's statements by shape: the model, the columns returned, and per column either the
+# placeholder of a value or the SQL and parameters of an expression (see insert_sql).
+_INSERT_SQL: dict[tuple[Any, ...], str] = {}
+
+
 def insert_sql(obj: Model, *, returning: Sequence[str] = ()) -> tuple[str, list[Any]]:
     """The INSERT Django's `save()` would run for the unsaved `obj` (every concrete column but an
     automatic primary key, values prepared by the fields, `auto_now_add` stamped on `obj`), with
     `RETURNING` the named columns, as SQL with %s placeholders and its parameters, without running it.
 
     For a write of a few rows in one statement (a data-modifying WITH), where each row is still
-    built by the ORM: a value may be an expression, such as the id a preceding CTE returned."""
-    meta = obj._meta
+    built by the ORM: a value may be an expression, such as the id a preceding CTE returned.
+
+    The statement's text is built by the ORM's insert compiler the first time a shape is seen and
+    kept (on a citizen's report, assembling it cost more than preparing the values); every call
+    prepares its values with the fields' own `get_db_prep_save`, as the compiler does."""
+    model = type(obj)
+    meta = model._meta
+    db = connections[router.db_for_write(model, instance=obj)]
     fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
-    query = InsertQuery(type(obj))
-    query.insert_values(fields, [obj])
-    compiler = query.get_compiler(using=router.db_for_write(type(obj), instance=obj))
-    compiler.returning_fields = [meta.get_field(name) for name in returning] or None
-    [(sql, params)] = compiler.as_sql()
-    return sql, list(params)
+    values = [f.pre_save(obj, True) for f in fields]
+    shape: list[Any] = [model, tuple(returning)]
+    params: list[Any] = []
+    for field, value in zip(fields, values, strict=True):
+        if hasattr(value, "resolve_expression"):
+            shape.append((type(value), getattr(value, "sql", None), tuple(getattr(value, "params", ()))))
+            params.extend(getattr(value, "params", ()))
+            continue
+        placeholder = field.get_placeholder(value, None, db) if hasattr(field, "get_placeholder") else "%s"
+        shape.append(placeholder)
+        params.append(field.get_db_prep_save(value, connection=db))
+    key = tuple(shape)
+    sql = _INSERT_SQL.get(key)
+    if sql is None:
+        query = InsertQuery(model)
+        query.insert_values(fields, [obj])
+        compiler = query.get_compiler(connection=db)
+        compiler.returning_fields = [meta.get_field(name) for name in returning] or None
+        [(sql, compiled_params)] = compiler.as_sql()
+        if len(compiled_params) != len(params):
+            return sql, list(compiled_params)  # a shape this cache does not know: not kept
+        _INSERT_SQL[key] = sql
+    return sql, params
 
 
 def sql_substituted(sql: str, old: str, new: str) -> str:

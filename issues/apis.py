@@ -657,7 +657,7 @@ class ReportListCreateApi(WriteThrottleMixin, APIView):
             )
         ],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponse:
         serializer = _ReportCreateInput(data=request.data)
         if not serializer.is_valid():
             raise _invalid(serializer.errors)
@@ -715,8 +715,10 @@ class ReportListCreateApi(WriteThrottleMixin, APIView):
         headers = {"Location": request.build_absolute_uri(reverse("api:report-detail", args=[code]))}
         if not submission.created:
             headers["Idempotent-Replayed"] = "true"
-        return Response(
-            body,
+        # Written with orjson like the list: DRF's renderer took a tenth of a citizen's POST.
+        return HttpResponse(
+            orjson.dumps(body),
+            content_type="application/json",
             status=status.HTTP_201_CREATED if submission.created else status.HTTP_200_OK,
             headers=headers,
         )

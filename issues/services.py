@@ -497,13 +497,18 @@ def report_submit(
         errors["photos"] = [ValidationError(_("At most %(n)d photos.") % {"n": MAX_PHOTOS})]
     if errors:
         raise ValidationError(errors)
-    fingerprint = _submission_fingerprint(
-        category=category,
-        location=location,
-        kind=kind,
-        clean=clean,
-        consent_contact=consent_contact,
-        photo_count=len(photos),
+    # Only a submission with an idempotency key can be a retry to compare with the first copy.
+    fingerprint = (
+        _submission_fingerprint(
+            category=category,
+            location=location,
+            kind=kind,
+            clean=clean,
+            consent_contact=consent_contact,
+            photo_count=len(photos),
+        )
+        if idempotency_key
+        else ""
     )
     replay = _replay_if_known(idempotency_key, category=category, fingerprint=fingerprint, clean=clean)
     if replay is not None:
@@ -544,7 +549,7 @@ def report_submit(
                     attributes=clean.attributes,
                     private_token_hash=token_hash(token),
                     idempotency_key=idempotency_key or None,
-                    idempotency_fingerprint=fingerprint if idempotency_key else "",
+                    idempotency_fingerprint=fingerprint,
                     open311_token=secrets.token_hex(16),
                 )
                 for photo in processed:

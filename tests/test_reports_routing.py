@@ -78,6 +78,25 @@ def test_location_required_without_location_writes_nothing(city):
     assert ReportEvent.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("kind", "nonsense"),
+        ("reporter_email", "not an address"),
+        ("address", "x" * 301),
+        ("channel", "pigeon"),
+    ],
+)
+def test_what_a_caller_passes_is_checked_by_the_model_and_nothing_is_written(city, field, value):
+    """report_submit holds a submission to issues.validation first; other callers (an import, the
+    demo) still get the model's own checks of what they pass in."""
+    with pytest.raises(ValidationError) as excinfo:
+        report_create(category=city.pothole, location=pt(*city.points.r1), **{field: value})
+    assert field in excinfo.value.message_dict
+    assert Report.objects.count() == 0
+    assert ReportEvent.objects.count() == 0
+
+
 def test_suggestion_without_location_goes_to_the_default_unit(city):
     report = report_create(category=city.suggestion, location=None, description="پیشنهاد")
     report.refresh_from_db()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import cache
 from typing import Any
 
 import psycopg
 from django.db import connection, connections, router
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.db.models.sql import InsertQuery
 
 
@@ -54,6 +55,18 @@ def fetchone_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tu
 _INSERT_SQL: dict[tuple[Any, ...], str] = {}
 
 
+@cache
+def _insert_fields(model: type[Model]) -> list[tuple[Field, Callable[..., str] | None]]:
+    """The columns `save()` inserts for a new row of `model`, each with its field's placeholder
+    function (a geometry may need one) or None for a plain %s."""
+    meta = model._meta
+    return [
+        (f, getattr(f, "get_placeholder", None))
+        for f in meta.local_concrete_fields
+        if f is not meta.auto_field and not f.generated
+    ]
+
+
 def insert_sql(obj: Model, *, returning: Sequence[str] = ()) -> tuple[str, list[Any]]:
     """The INSERT Django's `save()` would run for the unsaved `obj` (every concrete column but an
     automatic primary key, values prepared by the fields, `auto_now_add` stamped on `obj`), with
@@ -68,23 +81,22 @@ def insert_sql(obj: Model, *, returning: Sequence[str] = ()) -> tuple[str, list[
     model = type(obj)
     meta = model._meta
     db = connections[router.db_for_write(model, instance=obj)]
-    fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
-    values = [f.pre_save(obj, True) for f in fields]
+    fields = _insert_fields(model)
     shape: list[Any] = [model, tuple(returning)]
     params: list[Any] = []
-    for field, value in zip(fields, values, strict=True):
+    for field, get_placeholder in fields:
+        value = field.pre_save(obj, True)
         if hasattr(value, "resolve_expression"):
             shape.append((type(value), getattr(value, "sql", None), tuple(getattr(value, "params", ()))))
             params.extend(getattr(value, "params", ()))
             continue
-        placeholder = field.get_placeholder(value, None, db) if hasattr(field, "get_placeholder") else "%s"
-        shape.append(placeholder)
+        shape.append("%s" if get_placeholder is None else get_placeholder(value, None, db))
         params.append(field.get_db_prep_save(value, connection=db))
     key = tuple(shape)
     sql = _INSERT_SQL.get(key)
     if sql is None:
         query = InsertQuery(model)
-        query.insert_values(fields, [obj])
+        query.insert_values([field for field, _ in fields], [obj])
         compiler = query.get_compiler(connection=db)
         compiler.returning_fields = [meta.get_field(name) for name in returning] or None
         [(sql, compiled_params)] = compiler.as_sql()

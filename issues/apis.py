@@ -69,7 +69,7 @@ from issues.throttling import (
     WriteThrottleMixin,
     client_fingerprint,
 )
-from open137.api import SameSiteWrite
+from open137.api import AnswersInItsOwnFormat, SameSiteWrite
 from open137.parsers import loads as json_loads_checked
 
 PAGE_SIZE_DEFAULT = 100
@@ -541,6 +541,7 @@ class ReportListCreateApi(WriteThrottleMixin, APIView):
     # The list is written as GeoJSON by get() itself; a new report's answer is JSON for apps, and the
     # browsable renderer's negotiation cost every citizen's POST more than its use in development.
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = AnswersInItsOwnFormat
     write_throttle_classes = [ReportCreateThrottle]
     throttle_message = gettext_lazy("Too many reports sent from your address.")
 

@@ -45,7 +45,14 @@ TRACKING_ATTEMPTS = 5
 
 
 def tracking_code_new() -> str:
-    return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(TRACKING_LENGTH))
+    # One draw from the whole code space, written in base 25: each code as likely as any other, with
+    # one read of the system's randomness instead of one per letter.
+    number = secrets.randbelow(len(TRACKING_ALPHABET) ** TRACKING_LENGTH)
+    letters = []
+    for _position in range(TRACKING_LENGTH):
+        number, index = divmod(number, len(TRACKING_ALPHABET))
+        letters.append(TRACKING_ALPHABET[index])
+    return "".join(letters)
 
 
 def _is_tracking_code_clash(exc: IntegrityError) -> bool:

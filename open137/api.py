@@ -3,6 +3,7 @@ Also the rule for the anonymous write endpoints: JSON or multipart, forms only f
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,7 +19,9 @@ from django.utils.http import is_same_domain, parse_header_parameters
 from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.exceptions import ParseError, PermissionDenied, UnsupportedMediaType
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -148,3 +151,15 @@ def same_site(request: Request) -> bool:
         if allowed.scheme == parts.scheme and is_same_domain(netloc, pattern):
             return True
     return False
+
+
+class AnswersInItsOwnFormat(DefaultContentNegotiation):
+    """For a view with one format of answer (the report list and a new report's answer are JSON
+    whatever the client asks for): the Accept header is not parsed, which cost every citizen's POST
+    more than anything a client could choose. Bodies are still read by their Content-Type."""
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type

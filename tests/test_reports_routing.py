@@ -115,6 +115,9 @@ def test_tracking_codes_use_only_the_unambiguous_alphabet(city):
     assert len(codes) > 1990  # random, not a counter or a constant
     pattern = re.compile(f"[{TRACKING_ALPHABET}]{{{TRACKING_LENGTH}}}")
     assert all(pattern.fullmatch(code) for code in codes)
+    # Every letter turns up in every position: the whole code space is drawn from, not a corner of it.
+    for position in range(TRACKING_LENGTH):
+        assert {code[position] for code in codes} == set(TRACKING_ALPHABET)
     reports = [report_create(category=city.pothole, location=pt(*city.points.r1)) for _ in range(20)]
     assert all(pattern.fullmatch(r.tracking_code) for r in reports)
     assert len({r.tracking_code for r in reports}) == 20

@@ -97,6 +97,26 @@ def test_what_a_caller_passes_is_checked_by_the_model_and_nothing_is_written(cit
     assert ReportEvent.objects.count() == 0
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_report_whose_event_cannot_be_written_is_not_written_either(city, monkeypatch):
+    """Outside any transaction (a report with no photo and no contact, as most are), the report and
+    its `created` event are one statement: if the event fails, the report is not left without its
+    history. Here the event's data holds a NUL, which PostgreSQL's jsonb refuses."""
+    from django.db import DataError, connection
+
+    from issues import services
+
+    monkeypatch.setattr(services, "_routing_data", lambda routing: {"rule": "\x00"})
+    assert not connection.in_atomic_block
+    with pytest.raises(DataError):
+        report_create(category=city.pothole, location=pt(*city.points.r1))
+    assert Report.objects.count() == 0
+    assert ReportEvent.objects.count() == 0
+    monkeypatch.undo()
+    report = report_create(category=city.pothole, location=pt(*city.points.r1))
+    assert list(report.events.values_list("kind", flat=True)) == [ReportEvent.Kind.CREATED]
+
+
 def test_suggestion_without_location_goes_to_the_default_unit(city):
     report = report_create(category=city.suggestion, location=None, description="پیشنهاد")
     report.refresh_from_db()

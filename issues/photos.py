@@ -18,12 +18,15 @@ import math
 import struct
 import uuid
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
@@ -254,12 +257,35 @@ def photo_gps(*, upload: UploadedFile) -> tuple[float, float] | None:
         return None
 
 
-def photo_save(*, report: Report, photo: ProcessedPhoto, kind: str = ReportPhoto.Kind.REPORT) -> ReportPhoto:
+def photo_save(
+    *,
+    report: Report,
+    photo: ProcessedPhoto,
+    kind: str = ReportPhoto.Kind.REPORT,
+    written: list[str] | None = None,
+) -> ReportPhoto:
     """Store a processed photo of a report under MEDIA_ROOT with a random name (the citizen's file
-    name may itself say who they are)."""
+    name may itself say who they are). The file's name is added to `written` as soon as the file
+    exists (see photo_files_undone_on_error)."""
     stored = ReportPhoto(report=report, kind=kind)
     stored.image.save(f"{uuid.uuid4().hex}.jpg", ContentFile(photo.content), save=False)
+    if written is not None and stored.image.name:
+        written.append(stored.image.name)
     # Known already: set after the file, whose assignment would otherwise reopen it to measure.
     stored.width, stored.height = photo.width, photo.height
     stored.save()
     return stored
+
+
+@contextmanager
+def photo_files_undone_on_error() -> Iterator[list[str]]:
+    """A list for photo_save's `written`: if the block raises (the transaction that would have
+    recorded the photos rolls back), the files written in it are deleted, so a refused or failed
+    submission leaves no citizen's photo on disk that no report points to."""
+    written: list[str] = []
+    try:
+        yield written
+    except BaseException:
+        for name in written:
+            default_storage.delete(name)
+        raise

@@ -560,7 +560,10 @@ def report_submit(
     )
     for attempt in range(1, TRACKING_ATTEMPTS + 1):
         try:
-            with transaction.atomic() if own_transaction else nullcontext():
+            with (
+                photo_store.photo_files_undone_on_error() as written,
+                transaction.atomic() if own_transaction else nullcontext(),
+            ):
                 report = report_create(
                     routing=routing,
                     retry_tracking_code=False,
@@ -582,7 +585,7 @@ def report_submit(
                     open311_token=secrets.token_hex(16),
                 )
                 for photo in processed:
-                    photo_store.photo_save(report=report, photo=photo)
+                    photo_store.photo_save(report=report, photo=photo, written=written)
                 notifications.report_created_notify(report=report, private_token=token)
             break
         except IntegrityError as exc:
@@ -688,17 +691,10 @@ def report_add_info(*, report: Report, text: str, photos: Sequence[UploadedFile]
     if len(photos) > MAX_PHOTOS:
         raise ValidationError({"photos": [_("At most %(n)d photos.") % {"n": MAX_PHOTOS}]})
     processed = [photo_store.photo_process(upload=upload) for upload in photos]
-    for photo in processed:
-        photo_store.photo_save(report=report, photo=photo)
-    report.save(update_fields=["updated_at"])
-    return ReportEvent.objects.create(
-        report=report,
-        kind=ReportEvent.Kind.NOTE,
-        actor_label="citizen",
-        public=True,
-        note=text,
-        data={"citizen_info": True, "photos": len(processed)},
-    )
+    with photo_store.photo_files_undone_on_error() as written:
+        for photo in processed:
+            photo_store.photo_save(report=report, photo=photo, written=written)
+        return _citizen_note(report=report, note=text, data={"citizen_info": True, "photos": len(processed)})
 
 
 @transaction.atomic
@@ -711,16 +707,27 @@ def report_citizen_feedback(*, report: Report, fixed: bool, note: str = "") -> R
             code="not_done",
         )
     note = (note or "").strip()[:1000]
+    return _citizen_note(
+        report=report,
+        note=note,
+        data={"citizen_feedback": "fixed" if fixed else "not_fixed"},
+        from_status=report.status,
+        to_status=report.status,
+    )
+
+
+def _citizen_note(*, report: Report, note: str, data: dict[str, Any], **fields: Any) -> ReportEvent:
+    """What the reporter said through their private link: a public note on the timeline, and the
+    report counts as updated."""
     report.save(update_fields=["updated_at"])
     return ReportEvent.objects.create(
         report=report,
         kind=ReportEvent.Kind.NOTE,
         actor_label="citizen",
         public=True,
-        from_status=report.status,
-        to_status=report.status,
         note=note,
-        data={"citizen_feedback": "fixed" if fixed else "not_fixed"},
+        data=data,
+        **fields,
     )
 
 

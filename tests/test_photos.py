@@ -296,3 +296,42 @@ def test_photo_save_names_files_randomly(category, media):
     assert second.kind == ReportPhoto.Kind.WORK
     assert [p.pk for p in report.photos.all()] == [first.pk, second.pk]
     assert (media / first.image.name).read_bytes() == photo.content
+
+
+# --- No photo left behind ----------------------------------------------------------------------------
+
+
+def test_a_submission_that_fails_after_its_photos_were_written_leaves_no_file(category, media, monkeypatch):
+    """The photos are written inside the report's transaction; when a later step fails (here the
+    message to the reporter), the transaction rolls back and the files go with it."""
+    from issues import notifications
+
+    def down(**kwargs):
+        raise RuntimeError("outbox unavailable")
+
+    monkeypatch.setattr(notifications, "report_created_notify", down)
+    with pytest.raises(RuntimeError):
+        report_submit(
+            category=category,
+            location=None,
+            reporter_phone="09121234567",
+            photos=[upload(encoded(two_halves(), "PNG"), "one.png"), upload(phone_jpeg(), "two.jpg")],
+        )
+    assert not Report.objects.exists() and not ReportPhoto.objects.exists()
+    assert not any(media.rglob("*.jpg"))
+
+
+def test_a_tracking_code_clash_keeps_only_the_photos_of_the_report_that_was_stored(
+    category, media, monkeypatch
+):
+    from issues import services
+
+    taken = report_submit(category=category, location=None).report.tracking_code
+    codes = iter([taken, "QQQQRRRR"])
+    monkeypatch.setattr(services, "tracking_code_new", lambda: next(codes))
+    report = report_submit(
+        category=category, location=None, photos=[upload(encoded(two_halves(), "PNG"), "one.png")]
+    ).report
+    assert report.tracking_code == "QQQQRRRR"
+    on_disk = sorted(str(path.relative_to(media)) for path in media.rglob("*.jpg"))
+    assert on_disk == [photo.image.name for photo in report.photos.all()]

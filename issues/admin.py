@@ -13,6 +13,7 @@ from leaflet.admin import LeafletGeoAdmin
 
 from issues.models import ApiKey, Category, CategoryAttribute, Report, ReportEvent
 from issues.open311.services import api_key_create, api_keys_deactivate
+from issues.services import REPORT_CORRECTABLE_FIELDS, report_details_correct
 from issues.validation import address_clean, email_clean, name_clean, phone_clean
 
 _LIST_DATATYPES = {CategoryAttribute.Datatype.SINGLEVALUELIST, CategoryAttribute.Datatype.MULTIVALUELIST}
@@ -88,7 +89,7 @@ class ReportAdminForm(forms.ModelForm):
 
     class Meta:
         model = Report
-        fields = ["address", "reporter_name", "reporter_phone", "reporter_email", "consent_contact"]
+        fields = list(REPORT_CORRECTABLE_FIELDS)
 
     def clean_address(self) -> str:
         return address_clean(address=self.cleaned_data.get("address") or "")
@@ -188,6 +189,11 @@ class ReportAdmin(LeafletGeoAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Report | None = None) -> bool:
         return False
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        # A correction is recorded on the report's own history (who, which fields), not only in the
+        # admin's log.
+        report_details_correct(report=obj, actor=request.user, changed=form.changed_data)
 
 
 @admin.register(ApiKey)

@@ -697,6 +697,39 @@ def report_add_info(*, report: Report, text: str, photos: Sequence[UploadedFile]
         return _citizen_note(report=report, note=text, data={"citizen_info": True, "photos": len(processed)})
 
 
+# What 137 staff may correct on a report by hand (the admin): how to reach the reporter, and where.
+# Everything else changes through workflow services, each its own event.
+REPORT_CORRECTABLE_FIELDS = (
+    "address",
+    "reporter_name",
+    "reporter_phone",
+    "reporter_email",
+    "consent_contact",
+)
+
+
+@transaction.atomic
+def report_details_correct(
+    *, report: Report, actor: User | None, changed: Sequence[str]
+) -> ReportEvent | None:
+    """Save staff's corrections of `changed` fields (already set on `report`) with a private event
+    naming the fields and who changed them. The values are not copied into the history: the
+    reporter's contact details stay in one place, where they can be corrected or erased."""
+    fields = sorted({name for name in changed if name in REPORT_CORRECTABLE_FIELDS})
+    if any(name not in REPORT_CORRECTABLE_FIELDS for name in changed):
+        raise ValueError(f"not correctable by hand: {sorted(set(changed) - set(fields))}")
+    if not fields:
+        return None
+    report.save(update_fields=[*fields, "updated_at"])
+    return ReportEvent.objects.create(
+        report=report,
+        kind=ReportEvent.Kind.NOTE,
+        actor=actor if actor and actor.pk else None,
+        public=False,
+        data={"corrected": fields},
+    )
+
+
 @transaction.atomic
 def report_citizen_feedback(*, report: Report, fixed: bool, note: str = "") -> ReportEvent:
     """The reporter says whether the unit's work fixed the problem: a public event on the timeline

@@ -371,6 +371,26 @@ def test_the_report_admin_is_read_only_for_routing_state_and_content(town, admin
     assert response.status_code == 200 and "Enter a phone number" in unescape(response.content.decode())
 
 
+def test_a_correction_in_the_admin_is_on_the_reports_history_but_not_its_public_one(
+    town, admin_client, client
+):
+    report = _report(town, reporter_phone="09121234567")
+    url = f"/admin/issues/report/{report.pk}/change/"
+    data = _inputs(admin_client.get(url).content.decode())
+    assert admin_client.post(url, data).status_code == 302  # saved unchanged: nothing to record
+    assert list(report.events.values_list("kind", flat=True)) == [ReportEvent.Kind.CREATED]
+    data.update(reporter_phone="09127770123", address="کوچه ۱۲")
+    assert admin_client.post(url, data).status_code == 302
+    event = report.events.get(data__has_key="corrected")
+    assert event.data == {"corrected": ["address", "reporter_phone"]}
+    assert event.actor is not None and event.actor.username == "admin" and not event.public
+    assert "09127770123" not in str(event.data) + event.note  # the value stays on the report only
+    report.refresh_from_db()
+    assert report.reporter_phone == "09127770123"
+    public = client.get(f"/api/reports/{report.tracking_code}/").json()
+    assert [e["kind"] for e in public["timeline"]] == ["created"]
+
+
 def test_reports_cannot_be_deleted_or_added_in_the_admin(town, admin_client):
     report = _report(town)
     assert admin_client.post(f"/admin/issues/report/{report.pk}/delete/", {"post": "yes"}).status_code == 403

@@ -252,7 +252,11 @@ def _category_point_routed_or_400(code: str, data: Any) -> tuple[Category, Point
     if lat in (None, "") and lon in (None, "") or "\x00" in code:
         return _category_or_400(code), None, None
     try:
-        latlon, point = lat_lon_point(lat=lat, lon=lon)
+        try:
+            latlon, point = lat_lon_point(lat=lat, lon=lon)
+        except CoordinateError:
+            _category_or_400(code)  # an unknown category is named first, whatever the point
+            raise
         found = category_routed_get(code=code, point=point)
         if found is None:
             raise _unknown_category(code)

@@ -20,6 +20,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -257,18 +258,13 @@ def photo_gps(*, upload: UploadedFile) -> tuple[float, float] | None:
         return None
 
 
-def photo_save(
-    *,
-    report: Report,
-    photo: ProcessedPhoto,
-    kind: str = ReportPhoto.Kind.REPORT,
-    written: list[str] | None = None,
-) -> ReportPhoto:
+def photo_save(*, report: Report, photo: ProcessedPhoto, kind: str = ReportPhoto.Kind.REPORT) -> ReportPhoto:
     """Store a processed photo of a report under MEDIA_ROOT with a random name (the citizen's file
-    name may itself say who they are). The file's name is added to `written` as soon as the file
-    exists (see photo_files_undone_on_error)."""
+    name may itself say who they are). Inside photo_files_undone_on_error, the file is deleted again
+    if the block fails."""
     stored = ReportPhoto(report=report, kind=kind)
     stored.image.save(f"{uuid.uuid4().hex}.jpg", ContentFile(photo.content), save=False)
+    written = _WRITTEN.get()
     if written is not None and stored.image.name:
         written.append(stored.image.name)
     # Known already: set after the file, whose assignment would otherwise reopen it to measure.
@@ -277,15 +273,27 @@ def photo_save(
     return stored
 
 
+# The files photo_save wrote in the innermost photo_files_undone_on_error block, if any.
+_WRITTEN: ContextVar[list[str] | None] = ContextVar("photo_files_written", default=None)
+
+
 @contextmanager
-def photo_files_undone_on_error() -> Iterator[list[str]]:
-    """A list for photo_save's `written`: if the block raises (the transaction that would have
-    recorded the photos rolls back), the files written in it are deleted, so a refused or failed
-    submission leaves no citizen's photo on disk that no report points to."""
+def photo_files_undone_on_error() -> Iterator[None]:
+    """Wrap the transaction that records photos (put it inside the block, so that a failed COMMIT is
+    caught too): if the block raises, the photo files written in it are deleted, so a refused or
+    failed submission leaves no citizen's photo on disk that no report points to. Blocks nest: what
+    an inner block kept is deleted if an outer one fails (a savepoint's rows go with the outer
+    transaction)."""
+    outer = _WRITTEN.get()
     written: list[str] = []
+    token = _WRITTEN.set(written)
     try:
-        yield written
+        yield
     except BaseException:
         for name in written:
             default_storage.delete(name)
         raise
+    finally:
+        _WRITTEN.reset(token)
+    if outer is not None:
+        outer.extend(written)

@@ -561,7 +561,7 @@ def report_submit(
     for attempt in range(1, TRACKING_ATTEMPTS + 1):
         try:
             with (
-                photo_store.photo_files_undone_on_error() as written,
+                photo_store.photo_files_undone_on_error(),
                 transaction.atomic() if own_transaction else nullcontext(),
             ):
                 report = report_create(
@@ -585,7 +585,7 @@ def report_submit(
                     open311_token=secrets.token_hex(16),
                 )
                 for photo in processed:
-                    photo_store.photo_save(report=report, photo=photo, written=written)
+                    photo_store.photo_save(report=report, photo=photo)
                 notifications.report_created_notify(report=report, private_token=token)
             break
         except IntegrityError as exc:
@@ -671,7 +671,6 @@ CITIZEN_INFO_MAX = 4000
 FEEDBACK_STATUSES = frozenset({"done", "verified", "closed", "resolved_by_citizens"})
 
 
-@transaction.atomic
 def report_add_info(*, report: Report, text: str, photos: Sequence[UploadedFile] = ()) -> ReportEvent:
     """The reporter adds information (text, photos) to their open report: a public note on the
     timeline, photos stored like the report's own."""
@@ -691,9 +690,9 @@ def report_add_info(*, report: Report, text: str, photos: Sequence[UploadedFile]
     if len(photos) > MAX_PHOTOS:
         raise ValidationError({"photos": [_("At most %(n)d photos.") % {"n": MAX_PHOTOS}]})
     processed = [photo_store.photo_process(upload=upload) for upload in photos]
-    with photo_store.photo_files_undone_on_error() as written:
+    with photo_store.photo_files_undone_on_error(), transaction.atomic():
         for photo in processed:
-            photo_store.photo_save(report=report, photo=photo, written=written)
+            photo_store.photo_save(report=report, photo=photo)
         return _citizen_note(report=report, note=text, data={"citizen_info": True, "photos": len(processed)})
 
 

@@ -8,8 +8,9 @@ from functools import cache
 from typing import Any
 
 import psycopg
-from django.db import connection, connections, router
+from django.db import connection
 from django.db.models import Field, Model
+from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery
 
 
@@ -51,7 +52,7 @@ def fetchone_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tu
 
 
 # insert_sql's statements by shape: the model, the columns returned, and per column either the
-# placeholder of a value or the SQL and parameters of an expression (see insert_sql).
+# placeholder of a value or the SQL and parameters of a RawSQL (see insert_sql).
 _INSERT_SQL: dict[tuple[Any, ...], str] = {}
 
 
@@ -70,39 +71,49 @@ def _insert_fields(model: type[Model]) -> list[tuple[Field, Callable[..., str] |
 def insert_sql(obj: Model, *, returning: Sequence[str] = ()) -> tuple[str, list[Any]]:
     """The INSERT Django's `save()` would run for the unsaved `obj` (every concrete column but an
     automatic primary key, values prepared by the fields, `auto_now_add` stamped on `obj`), with
-    `RETURNING` the named columns, as SQL with %s placeholders and its parameters, without running it.
+    `RETURNING` the named columns, as SQL with %s placeholders and its parameters, without running it,
+    for Django's default connection (where fetchone_prepared runs it).
 
     For a write of a few rows in one statement (a data-modifying WITH), where each row is still
     built by the ORM: a value may be an expression, such as the id a preceding CTE returned.
 
-    The statement's text is built by the ORM's insert compiler the first time a shape is seen and
-    kept (on a citizen's report, assembling it cost more than preparing the values); every call
-    prepares its values with the fields' own `get_db_prep_save`, as the compiler does."""
+    The statement's text is built by the ORM's insert compiler and kept per shape: the model, the
+    columns returned, each value's placeholder, and a RawSQL value's SQL and parameters (on a
+    citizen's report, assembling the text cost more than preparing the values). A statement with any
+    other expression is compiled every time. Each call prepares its values with the fields' own
+    `get_db_prep_save`, as the compiler does, and the compiler reads the values `pre_save` stamped
+    here (raw), so the row and `obj` hold the same times."""
     model = type(obj)
-    meta = model._meta
-    db = connections[router.db_for_write(model, instance=obj)]
     fields = _insert_fields(model)
     shape: list[Any] = [model, tuple(returning)]
     params: list[Any] = []
+    cacheable = True
     for field, get_placeholder in fields:
         value = field.pre_save(obj, True)
         if hasattr(value, "resolve_expression"):
-            shape.append((type(value), getattr(value, "sql", None), tuple(getattr(value, "params", ()))))
-            params.extend(getattr(value, "params", ()))
+            if isinstance(value, RawSQL):
+                shape.append((value.sql, tuple(value.params)))
+                params.extend(value.params)
+            else:
+                cacheable = False
             continue
-        shape.append("%s" if get_placeholder is None else get_placeholder(value, None, db))
-        params.append(field.get_db_prep_save(value, connection=db))
-    key = tuple(shape)
-    sql = _INSERT_SQL.get(key)
-    if sql is None:
-        query = InsertQuery(model)
-        query.insert_values([field for field, _ in fields], [obj])
-        compiler = query.get_compiler(connection=db)
-        compiler.returning_fields = [meta.get_field(name) for name in returning] or None
-        [(sql, compiled_params)] = compiler.as_sql()
-        if len(compiled_params) != len(params):
-            return sql, list(compiled_params)  # a shape this cache does not know: not kept
-        _INSERT_SQL[key] = sql
+        shape.append("%s" if get_placeholder is None else get_placeholder(value, None, connection))
+        params.append(field.get_db_prep_save(value, connection=connection))
+    key: tuple[Any, ...] | None = tuple(shape) if cacheable else None
+    try:
+        sql = _INSERT_SQL.get(key) if key is not None else None
+    except TypeError:  # a RawSQL parameter that cannot be a key (a list): compiled every time
+        key, sql = None, None
+    if sql is not None:
+        return sql, params
+    query = InsertQuery(model)
+    query.insert_values([field for field, _ in fields], [obj], raw=True)
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = [model._meta.get_field(name) for name in returning] or None
+    [(sql, compiled_params)] = compiler.as_sql()
+    if key is None or len(compiled_params) != len(params):
+        return sql, list(compiled_params)
+    _INSERT_SQL[key] = sql
     return sql, params
 
 

@@ -9,4 +9,5 @@ application = get_wsgi_application()
 # What is loaded by now (Django, the apps, their modules and models) lives as long as the process.
 # Frozen, the collector stops walking it on every full collection, which otherwise cost each request
 # (a citizen's report allocates enough to set collections off) a few per cent of its time.
+gc.collect()  # what start-up left as garbage is not kept for the life of the process
 gc.freeze()

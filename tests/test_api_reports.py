@@ -263,6 +263,9 @@ def test_swapped_lat_lon_is_refused_with_a_hint(city, client):
         ({"attributes": {"nope": 1}}, "attributes"),
         ({"lat": "abc"}, "lat"),
         ({"lat": True}, "lat"),
+        # Several things wrong: the category is named first, as without a point.
+        ({"category": "no-such", "lat": "abc"}, "category"),
+        ({"category": "no-such", "lon": None}, "category"),
     ],
 )
 def test_bad_input_is_a_clear_400(city, client, data, field):

@@ -321,17 +321,16 @@ def test_a_submission_that_fails_after_its_photos_were_written_leaves_no_file(ca
     assert not any(media.rglob("*.jpg"))
 
 
-def test_a_tracking_code_clash_keeps_only_the_photos_of_the_report_that_was_stored(
-    category, media, monkeypatch
-):
-    from issues import services
+def test_photos_kept_by_a_submission_go_when_the_callers_transaction_fails(category, media):
+    """Open311 writes its own event after report_submit, in one transaction: if that transaction
+    fails, the photos report_submit wrote (in its savepoint) are deleted with it."""
+    from django.db import transaction
 
-    taken = report_submit(category=category, location=None).report.tracking_code
-    codes = iter([taken, "QQQQRRRR"])
-    monkeypatch.setattr(services, "tracking_code_new", lambda: next(codes))
-    report = report_submit(
-        category=category, location=None, photos=[upload(encoded(two_halves(), "PNG"), "one.png")]
-    ).report
-    assert report.tracking_code == "QQQQRRRR"
-    on_disk = sorted(str(path.relative_to(media)) for path in media.rglob("*.jpg"))
-    assert on_disk == [photo.image.name for photo in report.photos.all()]
+    from issues.photos import photo_files_undone_on_error
+
+    with pytest.raises(RuntimeError), photo_files_undone_on_error(), transaction.atomic():
+        report_submit(category=category, location=None, photos=[upload(phone_jpeg(), "two.jpg")])
+        assert any(media.rglob("*.jpg"))
+        raise RuntimeError("the caller's next step failed")
+    assert not Report.objects.exists() and not ReportPhoto.objects.exists()
+    assert not any(media.rglob("*.jpg"))

@@ -117,6 +117,43 @@ def test_a_report_whose_event_cannot_be_written_is_not_written_either(city, monk
     assert list(report.events.values_list("kind", flat=True)) == [ReportEvent.Kind.CREATED]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_tracking_code_clash_outside_any_transaction_is_retried(city, monkeypatch):
+    """Most submissions (no photo, no contact) are written in autocommit, without a savepoint: a
+    clash of tracking codes is retried there too, and leaves one report with one event."""
+    from django.db import connection
+
+    from issues import services
+
+    taken = report_create(category=city.pothole, location=pt(*city.points.r1)).tracking_code
+    codes = iter([taken, "QQQQRRRR"])
+    monkeypatch.setattr(services, "tracking_code_new", lambda: next(codes))
+    assert not connection.in_atomic_block
+    submission = services.report_submit(category=city.pothole, location=pt(*city.points.r2))
+    assert submission.report.tracking_code == "QQQQRRRR"
+    assert Report.objects.count() == 2
+    assert ReportEvent.objects.filter(report=submission.report).count() == 1
+
+
+def test_insert_sql_stamps_the_times_it_writes_and_compiles_other_expressions_each_time(city):
+    """open137.db.insert_sql: the report's times on the object are the ones in the row (whether the
+    statement is built or taken from its cache), and a value that is an expression other than RawSQL
+    is never served another expression's statement."""
+    from django.db.models import Value
+    from django.db.models.functions import Lower, Upper
+
+    from open137 import db
+
+    db._INSERT_SQL.clear()
+    for _attempt in range(2):  # built, then from the cache
+        report = report_create(category=city.pothole, location=pt(*city.points.r1))
+        stored = Report.objects.get(pk=report.pk)
+        assert (report.created_at, report.updated_at) == (stored.created_at, stored.updated_at)
+    lower = ReportEvent(report=report, kind=ReportEvent.Kind.NOTE, actor_label=Lower(Value("ABC")))
+    upper = ReportEvent(report=report, kind=ReportEvent.Kind.NOTE, actor_label=Upper(Value("abc")))
+    assert "LOWER" in db.insert_sql(lower)[0] and "UPPER" in db.insert_sql(upper)[0]
+
+
 def test_suggestion_without_location_goes_to_the_default_unit(city):
     report = report_create(category=city.suggestion, location=None, description="پیشنهاد")
     report.refresh_from_db()

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from issues.formats import token_hash
 from issues.models import ApiKey, Category, Channel, ReportEvent
+from issues.photos import photo_files_undone_on_error
 from issues.services import ReportSubmission, report_submit
 
 IDEMPOTENCY_KEY_MAX = 100
@@ -58,7 +59,6 @@ def api_keys_deactivate(*, ids: Sequence[int]) -> int:
     return ApiKey.objects.filter(pk__in=ids, active=True).update(active=False)
 
 
-@transaction.atomic
 def open311_request_submit(
     *,
     api_key: ApiKey,
@@ -98,36 +98,39 @@ def open311_request_submit(
         errors["Idempotency-Key"] = [_("At most %(n)d characters.") % {"n": IDEMPOTENCY_KEY_MAX}]
     if errors:
         raise ValidationError(errors)
-    submission = report_submit(
-        category=category,
-        location=location,
-        description=description,
-        channel=Channel.OPEN311,
-        address=address_string,
-        reporter_name=" ".join(part for part in (first_name, last_name) if part),
-        reporter_phone=phone,
-        reporter_email=email,
-        attributes=dict(attributes or {}),
-        photos=photos,
-        # A retry from the same client with the same key gets the same report; keys are scoped to
-        # the client, so two clients cannot collide.
-        idempotency_key=f"open311:{api_key.pk}:{idempotency_key}" if idempotency_key else None,
-    )
-    if submission.created:
-        extra = {
-            "api_key": api_key.prefix,
-            "device_id": device_id,
-            "account_id": account_id,
-            "address_id": address_id,
-            "media_url": media_url,
-        }
-        ReportEvent.objects.create(
-            report=submission.report,
-            kind=ReportEvent.Kind.NOTE,
-            actor_label="open311",
-            public=False,
-            note=_("Received through Open311 from “%(client)s”.") % {"client": api_key.name}
-            + (" " + _("Photo link: %(url)s") % {"url": media_url} if media_url else ""),
-            data={"open311": {k: v for k, v in extra.items() if v}},
+    # The client's details are a private event written with the report: one transaction, and the
+    # photo files go with it if it fails.
+    with photo_files_undone_on_error(), transaction.atomic():
+        submission = report_submit(
+            category=category,
+            location=location,
+            description=description,
+            channel=Channel.OPEN311,
+            address=address_string,
+            reporter_name=" ".join(part for part in (first_name, last_name) if part),
+            reporter_phone=phone,
+            reporter_email=email,
+            attributes=dict(attributes or {}),
+            photos=photos,
+            # A retry from the same client with the same key gets the same report; keys are scoped to
+            # the client, so two clients cannot collide.
+            idempotency_key=f"open311:{api_key.pk}:{idempotency_key}" if idempotency_key else None,
         )
+        if submission.created:
+            extra = {
+                "api_key": api_key.prefix,
+                "device_id": device_id,
+                "account_id": account_id,
+                "address_id": address_id,
+                "media_url": media_url,
+            }
+            ReportEvent.objects.create(
+                report=submission.report,
+                kind=ReportEvent.Kind.NOTE,
+                actor_label="open311",
+                public=False,
+                note=_("Received through Open311 from “%(client)s”.") % {"client": api_key.name}
+                + (" " + _("Photo link: %(url)s") % {"url": media_url} if media_url else ""),
+                data={"open311": {k: v for k, v in extra.items() if v}},
+            )
     return submission

@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any
 
 import psycopg
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery
@@ -84,6 +84,8 @@ def insert_sql(obj: Model, *, returning: Sequence[str] = ()) -> tuple[str, list[
     `get_db_prep_save`, as the compiler does, and the compiler reads the values `pre_save` stamped
     here (raw), so the row and `obj` hold the same times."""
     model = type(obj)
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: through the `connection` proxy, every
+    # field's use of it was a look-up in asgiref's context-local storage
     fields = _insert_fields(model)
     shape: list[Any] = [model, tuple(returning)]
     params: list[Any] = []
@@ -97,8 +99,8 @@ def insert_sql(obj: Model, *, returning: Sequence[str] = ()) -> tuple[str, list[
             else:
                 cacheable = False
             continue
-        shape.append("%s" if get_placeholder is None else get_placeholder(value, None, connection))
-        params.append(field.get_db_prep_save(value, connection=connection))
+        shape.append("%s" if get_placeholder is None else get_placeholder(value, None, db))
+        params.append(field.get_db_prep_save(value, connection=db))
     key: tuple[Any, ...] | None = tuple(shape) if cacheable else None
     try:
         sql = _INSERT_SQL.get(key) if key is not None else None
@@ -108,7 +110,7 @@ def insert_sql(obj: Model, *, returning: Sequence[str] = ()) -> tuple[str, list[
         return sql, params
     query = InsertQuery(model)
     query.insert_values([field for field, _ in fields], [obj], raw=True)
-    compiler = query.get_compiler(connection=connection)
+    compiler = query.get_compiler(connection=db)
     compiler.returning_fields = [model._meta.get_field(name) for name in returning] or None
     [(sql, compiled_params)] = compiler.as_sql()
     if key is None or len(compiled_params) != len(params):

@@ -22,7 +22,7 @@ from bench.server import (
     wrk_available,
 )
 
-SERVER = ServerConfig(workers=4)
+SERVER = ServerConfig(workers=3)
 CONNECTIONS = 16
 WARMUP_S = 3.0
 ROUNDS = 5
@@ -82,9 +82,10 @@ def report_list_geojson() -> list[Result]:
     (issues.selectors.report_list_rows) and writes it with orjson, where the reference makes a model
     instance per report and runs a serializer field per value.
 
-    Set-up, the same for both API measures. Server: gunicorn (bench/server.py) on 127.0.0.1 with 4
-    sync workers (on 2 cores, 3 or 4 sync workers gave the project its best figures; gthread
-    workers keep each client's connection on one worker, which spread the POST latencies wider),
+    Set-up, the same for both API measures. Server: gunicorn (bench/server.py) on 127.0.0.1 with 3
+    sync workers, the count at which the project served the most POSTs on 2 cores (tried: 2 to 6
+    sync workers, and gthread workers, which keep each client's connection on one worker and spread
+    the POST latencies wider; see `report_create_post` for what the count does to the references),
     with the project's settings from the environment, the bench database, `OPEN137_DEBUG=0` and the
     write rate limits off, serving the project's URLs plus the bench-only references of
     bench/views.py (bench/urls.py). Client: wrk, one thread, 16 connections sending requests back to
@@ -196,12 +197,14 @@ def report_create_post() -> list[Result]:
     the bare view's CPU per request, and PostgreSQL about twice (two rows, their indexes and foreign
     keys, and the routing query).
 
-    With the same bodies the ratio moves between runs more than the routing measures do (0.39 to
-    0.45 in the runs that led to the figure in docs/benchmarks.md): the server, PostgreSQL and wrk
-    share the 2 cores, and a slower moment of the machine weighs more on the side with more work per
-    request. It also depends on the number of workers: with the same code, 3 workers gave about
-    0.42 to 0.44 and 6 workers 0.27, because the bare view gains from more workers and the project
-    does not; the measure keeps the 4 of `report_list_geojson`, chosen before this work.
+    The ratio moves from run to run more than the routing measures do: the server, PostgreSQL and
+    wrk share the 2 cores, and a slower moment of the machine weighs more on the side with more work
+    per request. It also depends on the number of workers, because the bare view gains from more of
+    them and the project does not. On this machine, with the final code, in the same half hour:
+    3 workers (the set-up above, the project's best) gave 0.40 and 0.43; 4 workers 0.37 to 0.40.
+    Earlier, at a quieter time, 4 workers had given 0.43 to 0.44 in four runs; 6 workers gave 0.27
+    (the project about 620 POSTs a second, against about 900 with 3 or 4; the bare view about 2,250,
+    its most, against about 2,050 with 3).
     """
     from django.db import connection
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
 import psycopg
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Field, Model
 from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery
@@ -24,12 +25,13 @@ def fetchone_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tu
     on Django's own connection, so it shares the caller's transaction, and its errors are Django's
     (an IntegrityError is django.db.IntegrityError, as from the ORM).
     """
-    connection.ensure_connection()
-    raw = connection.connection
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself, not the context-local proxy
+    db.ensure_connection()
+    raw = db.connection
     cursor = getattr(raw, "_open137_routing_cursor", None)
     if cursor is None or cursor.closed:
         if not isinstance(raw, psycopg.Connection):  # another driver: a plain Django cursor
-            with connection.cursor() as django_cursor:
+            with db.cursor() as django_cursor:
                 django_cursor.execute(sql, params)
                 return django_cursor.fetchone()
         # Django sets psycopg's client-binding cursor as the connection's default; a plain Cursor
@@ -37,18 +39,26 @@ def fetchone_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tu
         # connection (it holds no state between calls) and dies with it.
         cursor = psycopg.Cursor(raw)
         raw._open137_routing_cursor = cursor  # type: ignore[attr-defined]
-    if not connection.queries_logged:
-        with connection.wrap_database_errors:
+
+    def run(sql: str, params: Any, many: bool, context: dict[str, Any]) -> tuple | None:
+        with db.wrap_database_errors:
             cursor.execute(sql, params, prepare=True)
             return cursor.fetchone()
+
+    # Hooks installed with connection.execute_wrapper (monitoring, a test's query blocker) see these
+    # statements as they see the ORM's.
+    executor = run
+    for wrapper in reversed(db.execute_wrappers):
+        executor = functools.partial(wrapper, executor)
+    context = {"connection": db, "cursor": cursor}
+    if not db.queries_logged:
+        return executor(sql, params, False, context)
     # DEBUG, or a test capturing queries: listed in connection.queries like the ORM's own.
     start = time.monotonic()
     try:
-        with connection.wrap_database_errors:
-            cursor.execute(sql, params, prepare=True)
-            return cursor.fetchone()
+        return executor(sql, params, False, context)
     finally:
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - start:.3f}"})
+        db.queries_log.append({"sql": sql, "time": f"{time.monotonic() - start:.3f}"})
 
 
 # insert_sql's statements by shape: the model, the columns returned, and per column either the

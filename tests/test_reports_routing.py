@@ -682,3 +682,28 @@ def test_district_saved_with_the_same_boundary_keeps_its_stamp_and_makes_no_cand
     assert [(m.tracking_code, m.from_district, m.to_district, m.rule) for m in moves] == [
         (reports["moving"].tracking_code, "R1", "R2", "nearest")
     ]
+
+
+def test_execute_wrappers_see_the_prepared_statements_of_a_new_report(city):
+    """A new report's routing and INSERT run as prepared statements beside Django's cursor; hooks
+    installed with connection.execute_wrapper (monitoring, a query blocker) still see them."""
+    from issues.services import report_submit
+
+    seen: list[str] = []
+
+    def recorder(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(recorder):
+        report = report_submit(category=city.pothole, location=pt(*city.points.r1)).report
+    assert any("districts_districtpiece" in sql for sql in seen)  # routing
+    assert any('INSERT INTO "issues_report"' in sql for sql in seen)
+    assert report.district == city.districts["R1"]
+
+    def blocker(execute, sql, params, many, context):
+        raise RuntimeError("no database access here")
+
+    with pytest.raises(RuntimeError), connection.execute_wrapper(blocker):
+        report_submit(category=city.pothole, location=pt(*city.points.r2))
+    assert Report.objects.count() == 1

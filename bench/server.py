@@ -343,6 +343,18 @@ def total_rps(results: list[LoadResult]) -> float:
     return sum(r.requests for r in results) / sum(r.duration_s for r in results)
 
 
+def median_round(ours: list[LoadResult], reference: list[LoadResult]) -> tuple[float, float]:
+    """The requests per second of both sides in the round whose ratio (ours / reference) is the
+    median of the rounds (each round is one run of each side, back to back): a slower spell of the
+    machine that falls on one or two rounds, and on one side more than the other, does not move the
+    figure, as it moves the total of all rounds."""
+    if len(ours) != len(reference) or not ours:
+        raise ValueError("one run of each side per round")
+    rounds = sorted(zip(ours, reference, strict=True), key=lambda pair: pair[0].rps / pair[1].rps)
+    middle_ours, middle_reference = rounds[(len(rounds) - 1) // 2]
+    return middle_ours.rps, middle_reference.rps
+
+
 def pooled_percentile(results: list[LoadResult], percent: float) -> float:
     """The latency (ms) within which `percent` of all the requests of these runs were answered: the
     runs' distributions merged, each weighted by its number of requests (to the resolution of the

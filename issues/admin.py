@@ -162,25 +162,13 @@ class ReportAdmin(LeafletGeoAdmin):
             {"fields": ["reporter_name", "reporter_phone", "reporter_email", "consent_contact"]},
         ),
     ]
+    # Everything shown is read-only but what staff may correct (REPORT_CORRECTABLE_FIELDS): one list
+    # decides both what the form writes and what the page lets them edit.
     readonly_fields = [
-        "tracking_code",
-        "status",
-        "category",
-        "kind",
-        "channel",
-        "description",
-        "attributes",
-        "location",
-        "support_count",
-        "expected_at",
-        "created_at",
-        "updated_at",
-        "city",
-        "district",
-        "service_area",
-        "routing_rule",
-        "routing_distance_m",
-        "routed_at",
+        name
+        for _title, options in fieldsets
+        for name in options["fields"]
+        if name not in REPORT_CORRECTABLE_FIELDS
     ]
     inlines = [ReportEventInline]
 

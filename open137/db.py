@@ -30,10 +30,6 @@ def fetchone_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tu
     raw = db.connection
     cursor = getattr(raw, "_open137_routing_cursor", None)
     if cursor is None or cursor.closed:
-        if not isinstance(raw, psycopg.Connection):  # another driver: a plain Django cursor
-            with db.cursor() as django_cursor:
-                django_cursor.execute(sql, params)
-                return django_cursor.fetchone()
         # Django sets psycopg's client-binding cursor as the connection's default; a plain Cursor
         # binds on the server, which is what lets the statement be prepared. It is kept with the
         # connection (it holds no state between calls) and dies with it.

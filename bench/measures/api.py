@@ -13,6 +13,7 @@ from bench.datasets import SEED, bench_city_ensure, points_in_counties, reports_
 from bench.fields import REPORT_PROPERTIES
 from bench.registry import Result, measure, min_ratio_result, ratio_result, say
 from bench.server import (
+    LoadResult,
     ServerConfig,
     Target,
     gunicorn,
@@ -68,6 +69,19 @@ def _features_agree(project: dict[str, Any], reference: dict[str, Any]) -> None:
                 raise RuntimeError(f"{code}: {key} = {a[key]} vs {b[key]}")
 
 
+def _load(name: str, base: str, targets: dict[str, Target]) -> dict[str, list[LoadResult]]:
+    """Both sides of a measure, in the alternating rounds described in `report_list_geojson`."""
+    return load_alternating(
+        targets,
+        connections=CONNECTIONS,
+        warmup_s=WARMUP_S,
+        rounds=ROUNDS,
+        round_s=ROUND_S,
+        drain_url=base + "/api/categories/",
+        say=lambda message: say(name, message),
+    )
+
+
 @measure("report_list_geojson")
 def report_list_geojson() -> list[Result]:
     """`GET /api/reports/?page_size=500`: a page of 500 reports as GeoJSON (the public map's read),
@@ -119,15 +133,7 @@ def report_list_geojson() -> list[Result]:
             f"both pages hold the same {len(project_page['features'])} reports of {project_page['count']:,} "
             f"({project_bytes:,} bytes vs {reference_bytes:,}); loading with wrk, {CONNECTIONS} connections",
         )
-        results = load_alternating(
-            targets,
-            connections=CONNECTIONS,
-            warmup_s=WARMUP_S,
-            rounds=ROUNDS,
-            round_s=ROUND_S,
-            drain_url=base + "/api/categories/",
-            say=lambda message: say(name, message),
-        )
+        results = _load(name, base, targets)
     project_rps, reference_rps = median_round(results["project"], results["drf-gis"])
     return [
         min_ratio_result(
@@ -246,15 +252,7 @@ def report_create_post() -> list[Result]:
                 name,
                 f"a first report: {answer['code']}, routed {answer['routing']['rule']}; loading with wrk",
             )
-            results = load_alternating(
-                targets,
-                connections=CONNECTIONS,
-                warmup_s=WARMUP_S,
-                rounds=ROUNDS,
-                round_s=ROUND_S,
-                drain_url=base + "/api/categories/",
-                say=lambda message: say(name, message),
-            )
+            results = _load(name, base, targets)
         filed = Report.objects.filter(category_id=city.category_id, id__gt=seeded_max_id)
         created = filed.count()
         routed = filed.filter(district__isnull=False, service_area__isnull=False).count()

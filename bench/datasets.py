@@ -231,8 +231,11 @@ def reports_seed(city: BenchCity, n: int) -> int:
     from districts.selectors import route_point
     from geo.srid import GEO_SRID
     from geo.text import normalize_persian
+    from issues.events import routing_data
+    from issues.formats import token_hash
     from issues.models import Channel, Report, ReportEvent, ReportPhoto
-    from issues.services import TRACKING_ALPHABET, TRACKING_LENGTH, _routing_data, _routing_fields, token_hash
+    from issues.services.intake import routing_fields
+    from issues.services.tracking import TRACKING_ALPHABET, TRACKING_LENGTH
 
     rng = random.Random(SEED)
     statuses = [status for status, weight in _STATUSES for _ in range(weight)]
@@ -264,7 +267,7 @@ def reports_seed(city: BenchCity, n: int) -> int:
                 support_count=rng.choice((0, 0, 0, 1, 2, 5)),
                 private_token_hash=token_hash(f"bench-{code}"),
                 open311_token=f"bench{code}".ljust(32, "0")[:32],
-                **_routing_fields(routing),  # type: ignore[arg-type]
+                **routing_fields(routing),  # type: ignore[arg-type]
             )
             reports.append(report)
             events.append(
@@ -272,7 +275,7 @@ def reports_seed(city: BenchCity, n: int) -> int:
                     report=report,
                     kind=ReportEvent.Kind.CREATED,
                     to_status="received",
-                    data={"routing": _routing_data(routing), "channel": channel},
+                    data={"routing": routing_data(routing), "channel": channel},
                 )
             )
         Report.objects.bulk_create(reports, batch_size=500)

@@ -45,7 +45,7 @@ _BARE_INSERT_SQL = f"""INSERT INTO {BARE_TABLE} (category, description, location
 
 
 class ReferenceReportSerializer(GeoFeatureModelSerializer):
-    """The public fields of `GET /api/reports/` (issues.apis.report_properties and photo_urls)."""
+    """The public fields of `GET /api/reports/` (issues.api.documents.report_properties and photo_urls)."""
 
     code = serializers.CharField(source="tracking_code")
     category = serializers.CharField(source="category.code")

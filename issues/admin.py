@@ -13,7 +13,7 @@ from leaflet.admin import LeafletGeoAdmin
 
 from issues.models import ApiKey, Category, CategoryAttribute, Report, ReportEvent
 from issues.open311.services import api_key_create, api_keys_deactivate
-from issues.services import REPORT_CORRECTABLE_FIELDS, report_details_correct
+from issues.services.corrections import REPORT_CORRECTABLE_FIELDS, report_details_correct
 from issues.validation import address_clean, email_clean, name_clean, phone_clean
 
 _LIST_DATATYPES = {CategoryAttribute.Datatype.SINGLEVALUELIST, CategoryAttribute.Datatype.MULTIVALUELIST}

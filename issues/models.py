@@ -184,14 +184,20 @@ class Report(models.Model):
 class ReportEvent(models.Model):
     """Append-only history of a report: every change of state or routing is one row."""
 
+    # One writer per kind, in issues/events.py.
     class Kind(models.TextChoices):
         CREATED = "created", _("created")
         STATUS = "status", _("status changed")
         REROUTED = "rerouted", _("re-routed")
         NOTE = "note", _("note")
+        SUPPORT = "support", _("me too")
+        CITIZEN_INFO = "citizen_info", _("information from the reporter")
+        CITIZEN_FEEDBACK = "citizen_feedback", _("the reporter's answer: fixed or not")
+        CORRECTED = "corrected", _("reporter's details corrected")
+        CLIENT_DETAILS = "client_details", _("client details")
 
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("actor")
     )
@@ -338,3 +344,4 @@ class RateCounter(models.Model):
             models.UniqueConstraint(fields=["key", "window_start"], name="rate_counter_one_row_per_window")
         ]
         indexes = [models.Index(fields=["window_start"])]
+

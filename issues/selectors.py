@@ -284,9 +284,9 @@ def report_public_get(*, code: str, history: bool = True) -> dict[str, Any] | No
 
 def report_public_timeline(*, report_id: int) -> list[dict[str, Any]]:
     """The report's public events, oldest first: at, kind, status (the state it went to), note, and
-    `what` (support, citizen_info, fixed, not_fixed, or the kind) so a page can say it in the
+    `what` (the kind, or fixed / not_fixed for the reporter's answer) so a page can say it in the
     reader's language rather than in the language the event was written in. Of an event's `data`
-    only the flags about the citizen's own actions are read, never routing details or channels."""
+    only the reporter's answer is read, never routing details or channels."""
     rows = (
         ReportEvent.objects.filter(report_id=report_id, public=True)
         .order_by("at", "id")
@@ -296,12 +296,8 @@ def report_public_timeline(*, report_id: int) -> list[dict[str, Any]]:
     for row in rows:
         data = row["data"] if isinstance(row["data"], dict) else {}
         what = row["kind"]
-        if data.get("support"):
-            what = "support"
-        elif data.get("citizen_info"):
-            what = "citizen_info"
-        elif data.get("citizen_feedback") in {"fixed", "not_fixed"}:
-            what = data["citizen_feedback"]
+        if what == ReportEvent.Kind.CITIZEN_FEEDBACK and data.get("feedback") in {"fixed", "not_fixed"}:
+            what = data["feedback"]
         timeline.append(
             {
                 "at": row["at"],

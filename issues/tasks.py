@@ -12,7 +12,7 @@ from django.conf import settings
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
-from issues.notifications import outbox_message_send
+from issues.outbox import outbox_message_send
 
 
 class OutboxRetry(Exception):

@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
-from issues.services import rate_counter_hit
+from issues.services.ratelimit import rate_counter_hit
 
 
 def client_ip(request: Request) -> str:

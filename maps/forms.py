@@ -19,7 +19,8 @@ from geo.coords import CoordinateError
 from geo.srid import GEO_SRID
 from issues.models import CategoryAttribute, MessageKind
 from issues.selectors import tracking_code_normalize
-from issues.services import MAX_PHOTOS, TRACKING_LENGTH
+from issues.services.submission import MAX_PHOTOS
+from issues.services.tracking import TRACKING_LENGTH
 from issues.validation import ATTRIBUTE_STRING_MAX, ATTRIBUTE_TEXT_MAX, NAME_MAX
 
 DESCRIPTION_MAX = 4000

@@ -35,14 +35,13 @@ from issues.selectors import (
     report_public_timeline,
     report_tracking_url,
 )
-from issues.services import (
+from issues.services.citizen import (
     FEEDBACK_STATUSES,
-    MAX_PHOTOS,
     report_add_info,
     report_citizen_feedback,
-    report_submit,
     report_support,
 )
+from issues.services.submission import MAX_PHOTOS, report_submit
 from issues.throttling import (
     ReportCreateThrottle,
     ReportSupportThrottle,

@@ -9,7 +9,7 @@ from districts.apis import DistrictListGeoJsonApi
 api_patterns: list[URLPattern | URLResolver] = [
     path("districts/", DistrictListGeoJsonApi.as_view(), name="district-list"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("", include("issues.api_urls")),
+    path("", include("issues.api.urls")),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [

@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 
 from geo.text import normalize_persian
 from issues.models import CategoryAttribute, Channel, Report, ReportEvent, ReportStatus
-from issues.services import report_submit
+from issues.services.submission import report_submit
 from tests.conftest import metres_per_degree_lat, pt
 
 NAME, PHONE, EMAIL = "Quorvell Tamsby", "09127770123", "quorvell.tamsby@example.org"

@@ -226,7 +226,7 @@ def test_district_names_are_text_in_map_tooltips(browser, site):
     from districts.services import boundary_set_activate, boundary_set_create, district_create
     from geo.srid import GEO_SRID
     from issues.models import Channel
-    from issues.services import report_submit
+    from issues.services.submission import report_submit
     from tests.test_pages import rect
 
     base, town = site

@@ -33,7 +33,7 @@ from PIL import Image
 
 from issues.models import ApiKey, Category, CategoryAttribute, Channel, Report, ReportEvent, ReportStatus
 from issues.open311.services import api_key_create
-from issues.services import report_submit
+from issues.services.submission import report_submit
 from tests.conftest import pt
 
 DATA = Path(__file__).parent / "data"
@@ -452,9 +452,9 @@ def test_post_form_encoded_creates_a_routed_report(client, o311, fmt):
     )
     assert report.open311_token
     # What the Report has no column for is kept for staff, in a private note.
-    note = report.events.get(kind=ReportEvent.Kind.NOTE)
+    note = report.events.get(kind=ReportEvent.Kind.CLIENT_DETAILS)
     assert note.public is False
-    assert note.data["open311"] == {
+    assert note.data == {
         "api_key": o311.api_key.prefix,
         "device_id": "device-42",
         "account_id": "acct-7",

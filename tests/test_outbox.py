@@ -24,8 +24,9 @@ from procrastinate.jobs import Job
 
 from districts.services import department_create
 from issues.models import Category, OutboxMessage, Report
-from issues.notifications import outbox_message_send, phone_normalise
-from issues.services import report_submit
+from issues.notifications import phone_normalise
+from issues.outbox import outbox_message_send
+from issues.services.submission import report_submit
 from issues.tasks import OutboxRetry, outbox_send
 
 PUBLIC = "https://137.qazvin.example"

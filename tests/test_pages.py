@@ -30,8 +30,8 @@ from districts.services import (
     service_area_create,
 )
 from geo.srid import GEO_SRID
+from issues.formats import token_hash
 from issues.models import Category, MessageKind, Report, ReportEvent, ReportStatus
-from issues.services import token_hash
 from maps.templatetags.open137 import localdate, localdatetime, localdigits, trackingcode
 
 pytestmark = pytest.mark.django_db
@@ -442,13 +442,13 @@ def test_private_link_adds_information(client, town):
     assert 'class="info-form"' in page and "feedback-form" not in page  # not done yet: no "fixed?"
     response = client.post(f"/track/{report.tracking_code}/info/", {"t": token, "text": "عمق چاله زیاد است"})
     assert response.status_code == 302
-    event = ReportEvent.objects.get(report=report, data__citizen_info=True)
+    event = ReportEvent.objects.get(report=report, kind=ReportEvent.Kind.CITIZEN_INFO)
     assert event.public and event.note == "عمق چاله زیاد است"
     page = html(client.get(response["Location"]))
     assert "عمق چاله زیاد است" in page
     # An empty note is an error on the form, not an event.
     response = client.post(f"/track/{report.tracking_code}/info/", {"t": token, "text": "  "})
-    assert response.status_code == 400 and ReportEvent.objects.filter(data__citizen_info=True).count() == 1
+    assert response.status_code == 400 and ReportEvent.objects.filter(kind=ReportEvent.Kind.CITIZEN_INFO).count() == 1
 
 
 def test_private_link_says_not_fixed_once_the_unit_is_done(client, town):
@@ -461,7 +461,7 @@ def test_private_link_says_not_fixed_once_the_unit_is_done(client, town):
         f"/track/{report.tracking_code}/feedback/", {"t": token, "fixed": "no", "note": "هنوز چاله هست"}
     )
     assert response.status_code == 302
-    event = ReportEvent.objects.get(report=report, data__citizen_feedback="not_fixed")
+    event = ReportEvent.objects.get(report=report, kind=ReportEvent.Kind.CITIZEN_FEEDBACK, data__feedback="not_fixed")
     assert event.public and event.note == "هنوز چاله هست"
     assert "گزارش‌دهنده می‌گوید مشکل برطرف نشده است" in html(client.get(f"/track/{report.tracking_code}/"))
 
@@ -486,7 +486,7 @@ def test_feedback_before_the_work_is_done_is_refused(client, town):
     token = _private_token(client, report)
     response = client.post(f"/track/{report.tracking_code}/feedback/", {"t": token, "fixed": "yes"})
     assert response.status_code == 400
-    assert not ReportEvent.objects.filter(data__has_key="citizen_feedback").exists()
+    assert not ReportEvent.objects.filter(kind=ReportEvent.Kind.CITIZEN_FEEDBACK).exists()
 
 
 def test_me_too_from_the_tracking_page_and_from_the_nearby_list(client, town):

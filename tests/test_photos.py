@@ -18,7 +18,7 @@ from PIL.TiffImagePlugin import IFDRational
 from districts.services import department_create
 from issues.models import Category, OutboxMessage, Report, ReportPhoto
 from issues.photos import HEIF_SUPPORTED, photo_gps, photo_process, photo_save
-from issues.services import report_submit
+from issues.services.submission import report_submit
 
 # These tests match the English wording of the messages.
 pytestmark = pytest.mark.usefixtures("english")

@@ -21,8 +21,10 @@ from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, r
 from django.urls.resolvers import RoutePattern
 
 from geo.text import to_persian_digits
+from issues.formats import token_hash
 from issues.models import Report, ReportEvent, ReportStatus
-from issues.services import report_submit, report_support, token_hash
+from issues.services.citizen import report_support
+from issues.services.submission import report_submit
 
 NAME = "Quorvell Tamsby"
 NAME_FA = "کوروِل تمسبی"

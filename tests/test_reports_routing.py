@@ -20,14 +20,9 @@ from districts.importing import boundary_import
 from districts.models import BoundarySet, District, DistrictLevel, RoutingRule, ServiceArea
 from districts.services import boundary_set_activate, district_create, district_update, service_area_save
 from issues.models import Report, ReportEvent, ReportStatus
-from issues.services import (
-    TRACKING_ALPHABET,
-    TRACKING_LENGTH,
-    report_create,
-    reports_reroute,
-    reroute_candidate_ids,
-    tracking_code_new,
-)
+from issues.services.intake import report_create
+from issues.services.reroute import reports_reroute, reroute_candidate_ids
+from issues.services.tracking import TRACKING_ALPHABET, TRACKING_LENGTH, tracking_code_new
 from tests.conftest import D, metres_per_degree_lon, pt, rect
 
 # --- report_create ---------------------------------------------------------------------------------
@@ -104,9 +99,9 @@ def test_a_report_whose_event_cannot_be_written_is_not_written_either(city, monk
     history. Here the event's data holds a NUL, which PostgreSQL's jsonb refuses."""
     from django.db import DataError, connection
 
-    from issues import services
+    from issues import events
 
-    monkeypatch.setattr(services, "_routing_data", lambda routing: {"rule": "\x00"})
+    monkeypatch.setattr(events, "routing_data", lambda routing: {"rule": "\x00"})
     assert not connection.in_atomic_block
     with pytest.raises(DataError):
         report_create(category=city.pothole, location=pt(*city.points.r1))
@@ -123,16 +118,16 @@ def test_a_tracking_code_clash_outside_any_transaction_is_retried(city, monkeypa
     clash of tracking codes is retried there too, and leaves one report with one event."""
     from django.db import connection
 
-    from issues import services
+    from issues.services import submission, tracking
 
     taken = report_create(category=city.pothole, location=pt(*city.points.r1)).tracking_code
     codes = iter([taken, "QQQQRRRR"])
-    monkeypatch.setattr(services, "tracking_code_new", lambda: next(codes))
+    monkeypatch.setattr(tracking, "tracking_code_new", lambda: next(codes))
     assert not connection.in_atomic_block
-    submission = services.report_submit(category=city.pothole, location=pt(*city.points.r2))
-    assert submission.report.tracking_code == "QQQQRRRR"
+    submitted = submission.report_submit(category=city.pothole, location=pt(*city.points.r2))
+    assert submitted.report.tracking_code == "QQQQRRRR"
     assert Report.objects.count() == 2
-    assert ReportEvent.objects.filter(report=submission.report).count() == 1
+    assert ReportEvent.objects.filter(report=submitted.report).count() == 1
 
 
 def test_insert_sql_stamps_the_times_it_writes_and_compiles_other_expressions_each_time(city):
@@ -634,16 +629,16 @@ def test_admin_save_stamps_a_routing_change_only(city, reports, rf):
 
 
 def test_a_report_closed_after_it_was_selected_is_not_moved(reports, r1_shrinks, monkeypatch):
-    from issues import services
+    from issues.services import reroute
 
-    select = services.reroute_candidate_ids
+    select = reroute.reroute_candidate_ids
 
     def select_then_close() -> list[int]:
         ids = select()
         Report.objects.filter(pk=reports["moving"].pk).update(status=ReportStatus.CLOSED)
         return ids
 
-    monkeypatch.setattr(services, "reroute_candidate_ids", select_then_close)
+    monkeypatch.setattr(reroute, "reroute_candidate_ids", select_then_close)
     assert reports_reroute(commit=True) == []
     assert Report.objects.get(pk=reports["moving"].pk).district.code == "R1"
     assert not _rerouted_ids()
@@ -687,7 +682,7 @@ def test_district_saved_with_the_same_boundary_keeps_its_stamp_and_makes_no_cand
 def test_execute_wrappers_see_the_prepared_statements_of_a_new_report(city):
     """A new report's routing and INSERT run as prepared statements beside Django's cursor; hooks
     installed with connection.execute_wrapper (monitoring, a query blocker) still see them."""
-    from issues.services import report_submit
+    from issues.services.submission import report_submit
 
     seen: list[str] = []
 

@@ -25,11 +25,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from issues import services
+from issues.formats import token_hash
 from issues.models import CategoryAttribute, OutboxMessage, Report, ReportEvent
-from issues.notifications import REDACTED, outbox_message_send
 from issues.open311.services import api_key_create
-from issues.services import private_token_for_key, report_submit, token_hash
+from issues.outbox import REDACTED, outbox_message_send
+from issues.services import tracking
+from issues.services.submission import private_token_for_key, report_submit
 from maps.templatetags.open137 import localdate
 from tests.conftest import pt
 
@@ -381,8 +382,8 @@ def test_a_correction_in_the_admin_is_on_the_reports_history_but_not_its_public_
     assert list(report.events.values_list("kind", flat=True)) == [ReportEvent.Kind.CREATED]
     data.update(reporter_phone="09127770123", address="کوچه ۱۲")
     assert admin_client.post(url, data).status_code == 302
-    event = report.events.get(data__has_key="corrected")
-    assert event.data == {"corrected": ["address", "reporter_phone"]}
+    event = report.events.get(kind=ReportEvent.Kind.CORRECTED)
+    assert event.data == {"fields": ["address", "reporter_phone"]}
     assert event.actor is not None and event.actor.username == "admin" and not event.public
     assert "09127770123" not in str(event.data) + event.note  # the value stays on the report only
     report.refresh_from_db()
@@ -548,7 +549,7 @@ def test_a_report_is_written_with_one_insert_and_no_update(town):
 def test_a_tracking_code_clash_is_retried(town, monkeypatch):
     existing = _report(town)
     codes = iter([existing.tracking_code, existing.tracking_code, "QQQQRRRR"])
-    monkeypatch.setattr(services, "tracking_code_new", lambda: next(codes))
+    monkeypatch.setattr(tracking, "tracking_code_new", lambda: next(codes))
     report = _report(town)
     assert report.tracking_code == "QQQQRRRR"
     assert Report.objects.count() == 2
@@ -589,7 +590,7 @@ def test_a_failed_outbox_row_loses_the_private_link(town, settings):
 def test_a_tracking_code_clash_leaves_nothing_of_the_try_that_clashed(town, monkeypatch):
     existing = _report(town)
     codes = iter([existing.tracking_code, "QQQQRRRR"])
-    monkeypatch.setattr(services, "tracking_code_new", lambda: next(codes))
+    monkeypatch.setattr(tracking, "tracking_code_new", lambda: next(codes))
     report = _report(town)
     assert report.tracking_code == "QQQQRRRR"
     # One "created" event each: the try that clashed was rolled back whole.

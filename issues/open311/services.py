@@ -24,10 +24,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from issues import events
 from issues.formats import token_hash
-from issues.models import ApiKey, Category, Channel, ReportEvent
+from issues.models import ApiKey, Category, Channel
 from issues.photos import photo_files_undone_on_error
-from issues.services import ReportSubmission, report_submit
+from issues.services.submission import ReportSubmission, report_submit
 
 IDEMPOTENCY_KEY_MAX = 100
 
@@ -124,13 +125,10 @@ def open311_request_submit(
                 "address_id": address_id,
                 "media_url": media_url,
             }
-            ReportEvent.objects.create(
+            events.client_details_event(
                 report=submission.report,
-                kind=ReportEvent.Kind.NOTE,
-                actor_label="open311",
-                public=False,
+                details=extra,
                 note=_("Received through Open311 from “%(client)s”.") % {"client": api_key.name}
                 + (" " + _("Photo link: %(url)s") % {"url": media_url} if media_url else ""),
-                data={"open311": {k: v for k, v in extra.items() if v}},
             )
     return submission

@@ -33,6 +33,7 @@ from django.utils import timezone
 from districts.models import BoundarySet, Department, District, DistrictLevel, ServiceArea
 from districts.services import department_create, service_area_create
 from geo.srid import GEO_SRID
+from issues import events
 from issues.models import STATUS_PATH, Category, Report, ReportEvent, ReportStatus
 from issues.services import report_create
 
@@ -255,9 +256,8 @@ class Command(BaseCommand):
         clocks, timelines). Every step is an event; the first, internal one marks it as demo data."""
         created_at = now - timedelta(hours=spec.get("age_hours", 0))
         ReportEvent.objects.filter(report=report).update(at=created_at)
-        note = ReportEvent.objects.create(
+        note = events.note_event(
             report=report,
-            kind=ReportEvent.Kind.NOTE,
             actor_label=DEMO_ACTOR,
             note="Sample report loaded by demo_load.",
             public=False,
@@ -273,14 +273,13 @@ class Command(BaseCommand):
         at = created_at
         for i, status in enumerate(steps, start=1):
             at = created_at + span * i / (len(steps) + 1)
-            event = ReportEvent.objects.create(
+            event = events.status_changed_event(
                 report=report,
-                kind=ReportEvent.Kind.STATUS,
+                action=status,
                 actor_label=DEMO_ACTOR,
                 from_status=previous,
                 to_status=status,
                 note=STATUS_NOTES[status],
-                public=True,
             )
             ReportEvent.objects.filter(pk=event.pk).update(at=at)
             previous = status

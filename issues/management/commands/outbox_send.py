@@ -12,7 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from issues.models import OutboxMessage
-from issues.notifications import outbox_pending_send
+from issues.outbox import outbox_pending_send
 
 
 class Command(BaseCommand):

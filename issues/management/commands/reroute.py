@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from issues.services import reports_reroute
+from issues.services.reroute import reports_reroute
 
 
 class Command(BaseCommand):

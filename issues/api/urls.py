@@ -3,7 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularSwaggerView
 
-from issues.apis import (
+from issues.api.views import (
     CategoryListApi,
     LocateApi,
     ReportDetailApi,

@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import jsonschema
 import pytest
@@ -273,7 +273,8 @@ def test_discovery(client, o311, fmt):
         endpoint = {c.tag: c.text for c in endpoint_el}
         assert [f.text for f in endpoint_el.findall("formats/format")] == ["text/xml", "application/json"]
     assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
-    assert endpoint["url"] == "http://testserver/open311/v2/"
+    # Without a trailing slash: clients append "/services.xml" to it.
+    assert endpoint["url"] == "http://testserver/open311/v2"
     assert endpoint["type"] == "test"  # not OPEN137_PRODUCTION
 
 
@@ -288,6 +289,62 @@ def test_base_url_answers_with_discovery_in_xml(client, o311):
     response = client.get(BASE)
     assert response.status_code == 200
     assert parse_xml(response).tag == "discovery"
+
+
+def _published_base(client: Client) -> str:
+    return check_json(client.get(f"{BASE}discovery.json"), "discovery")["endpoints"][0]["url"]
+
+
+def _path(url: str) -> str:
+    # What the client sends on the request line: the test client takes the path and query.
+    parts = urlsplit(url)
+    assert parts.netloc == "testserver", url
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def test_a_client_joining_paths_onto_the_discovered_url_reaches_every_endpoint(client, o311):
+    """A third-party client reads the endpoint URL from discovery and appends "/<path>" to it, as
+    GeoReporter (City of Bloomington's Open311 app) does with `mBaseUrl + "/requests.json"`."""
+    base = _published_base(client)
+    assert not base.endswith("/")
+    services = check_json(client.get(_path(base + "/services.json")), "services")
+    assert "streetlight" in {s["service_code"] for s in services}
+    assert parse_xml(client.get(_path(base + "/services.xml"))).tag == "services"
+    check_json(client.get(_path(base + "/services/streetlight.json")), "service_definition")
+    created = client.post(
+        _path(base + "/requests.json"),
+        urlencode(good_post(o311), doseq=True),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert created.status_code == 200, created.content
+    code = json.loads(created.content)[0]["service_request_id"]
+    [request] = check_json(client.get(_path(base + f"/requests/{code}.json")), "requests")
+    assert request["service_request_id"] == code
+    assert check_json(client.get(_path(base + "/requests.json")), "requests")
+    check_json(client.get(_path(base + "/servicerequestupdates.json")), "request_updates")
+    # Python clients often join with urljoin onto the base plus a slash.
+    assert client.get(_path(urljoin(base + "/", "services.xml"))).status_code == 200
+    # The base URL itself leads to discovery (through the slash Django adds).
+    response = client.get(_path(base), follow=True)
+    assert response.status_code == 200 and parse_xml(response).tag == "discovery"
+
+
+@pytest.mark.parametrize("path", ["services.xml", "services.json", "discovery.json", "requests.json"])
+def test_a_client_given_the_base_url_with_its_slash_still_gets_answers(client, o311, path):
+    """A client configured with "…/open311/v2/" (what discovery used to publish, and what a city's
+    documentation may still say) that appends "/services.xml" asks for "…/v2//services.xml"."""
+    base_with_slash = _published_base(client) + "/"
+    response = client.get(_path(f"{base_with_slash}/{path}"))
+    assert response.status_code == 200, response.content
+    if path.endswith(".xml"):
+        assert parse_xml(response).tag == "services"
+    else:
+        json.loads(response.content)
+    code = submit(o311.pothole).tracking_code
+    detail = client.get(_path(f"{base_with_slash}/requests/{code}.json"))
+    assert check_json(detail, "requests")[0]["service_request_id"] == code
+    # Still the spec's 404 for what does not exist, doubled slash or not.
+    check_errors(client.get(_path(f"{base_with_slash}/nothing-here.json")), "xml", 404)
 
 
 # --- services ----------------------------------------------------------------------------------------

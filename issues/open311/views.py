@@ -169,7 +169,9 @@ def endpoint(*, methods: tuple[str, ...] = ("GET",)) -> Callable[[Callable[..., 
 
 
 def _base_url(request: HttpRequest) -> str:
-    return request.build_absolute_uri(reverse("open311:root"))
+    # Without the trailing slash: clients append "/services.xml" (GeoReporter, for one, does
+    # `url + "/requests.json"`); the URLconf takes the doubled slash of one that kept it.
+    return request.build_absolute_uri(reverse("open311:root")).rstrip("/")
 
 
 @endpoint()

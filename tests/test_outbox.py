@@ -147,10 +147,11 @@ def test_sending_marks_sent_and_the_backends_receive_the_code(category, outbox_s
     html, mimetype = email.alternatives[0]
     assert isinstance(html, str)
     assert mimetype == "text/html" and 'dir="rtl"' in html and "font-size:32px" in html and code in html
-    # SMS: the log backend wrote it to the logger and the file.
-    assert f"?t={token}" in caplog.text and code in caplog.text
+    # SMS: the log backend wrote it to the logger and the file, the private link's token hidden.
+    assert code in caplog.text and f"/track/{code}/?t=…" in caplog.text and token not in caplog.text
     log = outbox_settings.OPEN137_SMS_LOG_FILE.read_text(encoding="utf-8")
     assert "to 09121234567" in log and f"\n{code}\n" in log and "سامانه ۱۳۷" in log
+    assert f"{PUBLIC}/track/{code}/\n" in log and f"/track/{code}/?t=…" in log and token not in log
     # Once sent, the stored copy no longer holds a working private link.
     for message in OutboxMessage.objects.all():
         assert token not in message.body and f"/track/{code}/?t=…" in message.body and code in message.body

@@ -7,14 +7,16 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from leaflet.admin import LeafletGeoAdmin
 
-from issues.models import ApiKey, Category, CategoryAttribute, Report, ReportEvent
+from issues.models import ApiKey, Category, CategoryAttribute, Holiday, Report, ReportEvent
 from issues.open311.services import api_key_create, api_keys_deactivate
 from issues.services.corrections import REPORT_CORRECTABLE_FIELDS, report_details_correct
 from issues.validation import address_clean, email_clean, name_clean, phone_clean
+from issues.workflow.selectors import working_calendar_clear
+from issues.workflow.sla import jalali_format
 
 _LIST_DATATYPES = {CategoryAttribute.Datatype.SINGLEVALUELIST, CategoryAttribute.Datatype.MULTIVALUELIST}
 
@@ -222,3 +224,32 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def deactivate(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         count = api_keys_deactivate(ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, _("%(n)d key(s) deactivated.") % {"n": count}, messages.SUCCESS)
+
+
+@admin.register(Holiday)
+class HolidayAdmin(admin.ModelAdmin):
+    """Public holidays, on which SLA clocks stop. Dates are entered in the Gregorian calendar and
+    shown in the Jalali one too; a lunar holiday moved by the moon sighting is corrected here."""
+
+    list_display = ["date", "jalali_date", "name_fa", "name_en"]
+    search_fields = ["name_fa", "name_en"]
+    date_hierarchy = "date"
+    ordering = ["-date"]
+
+    @admin.display(description=gettext_lazy("Jalali date"), ordering="date")
+    def jalali_date(self, obj: Holiday) -> str:
+        return jalali_format(obj.date, lang="fa" if (get_language() or "fa").startswith("fa") else "en")
+
+    # The deadlines of new reports must count the edit at once, in this process; other processes
+    # read the table again within CALENDAR_CACHE_SECONDS.
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        super().save_model(request, obj, form, change)
+        working_calendar_clear()
+
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        super().delete_model(request, obj)
+        working_calendar_clear()
+
+    def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        super().delete_queryset(request, queryset)
+        working_calendar_clear()

@@ -345,3 +345,22 @@ class RateCounter(models.Model):
         ]
         indexes = [models.Index(fields=["window_start"])]
 
+
+class Holiday(models.Model):
+    """A public holiday: a day without working time, on which SLA clocks stop (issues/workflow/sla.py).
+    Fridays are always off and need no row. Most of Iran's public holidays follow the lunar Hijri
+    calendar and move every year, so no rule computes them: staff enter each year's from the official
+    calendar, and correct a date when the moon sighting moves it (the demo loads
+    fixtures/holidays_1405.json)."""
+
+    date = models.DateField(_("date"), unique=True, help_text=_("The Gregorian date of the holiday."))
+    name_fa = models.CharField(_("Persian name"), max_length=200)
+    name_en = models.CharField(_("English name"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("public holiday")
+        verbose_name_plural = _("public holidays")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date.isoformat()} {self.name_fa}"

@@ -286,3 +286,45 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("OPEN137_LOG_LEVEL", "WARNING")},
 }
+
+# --- SLA clock: working time on the Iranian calendar ---------------------------------------------------
+# A category's deadlines (acknowledge within N, resolve within M working hours) count only working time,
+# in TIME_ZONE: Saturday to Wednesday within OPEN137_WORKDAY; Thursday as OPEN137_THURSDAY says ("half":
+# until OPEN137_THURSDAY_END, "full", or "off"); never Friday nor a public holiday (the Holiday table,
+# which the admin edits). The defaults and why they are so: issues/workflow/sla.py, WorkingCalendar.
+# Parsed here into clock times, so a bad value stops the start-up with a message instead of quietly
+# miscounting every deadline.
+from datetime import time as _clock_time  # noqa: E402 (kept with the block that uses it)
+
+
+def _env_clock(name: str, text: str) -> _clock_time:
+    hour, sep, minute = text.strip().partition(":")
+    digits = hour.isdigit() and len(hour) <= 2 and minute.isdigit() and len(minute) == 2
+    if sep and digits and int(hour) <= 23 and int(minute) <= 59:
+        return _clock_time(int(hour), int(minute))
+    raise ImproperlyConfigured(f"{name} must be a clock time like 12:00 (24-hour), not {text!r}.")
+
+
+def _env_workday(name: str, default: str) -> tuple[_clock_time, _clock_time]:
+    text = os.environ.get(name) or default
+    start, sep, end = text.partition("-")
+    if not sep:
+        raise ImproperlyConfigured(f"{name} must be a range of clock times like 07:30-14:30, not {text!r}.")
+    first, last = _env_clock(name, start), _env_clock(name, end)
+    if first >= last:
+        raise ImproperlyConfigured(f"{name}: the working day must end after it starts ({text!r}).")
+    return first, last
+
+
+OPEN137_WORKDAY = _env_workday("OPEN137_WORKDAY", "07:30-14:30")
+OPEN137_THURSDAY = (os.environ.get("OPEN137_THURSDAY") or "half").strip().lower()
+if OPEN137_THURSDAY not in {"full", "half", "off"}:
+    raise ImproperlyConfigured(
+        f'OPEN137_THURSDAY must be "half", "off" or "full", not {os.environ.get("OPEN137_THURSDAY")!r}.'
+    )
+OPEN137_THURSDAY_END = _env_clock("OPEN137_THURSDAY_END", os.environ.get("OPEN137_THURSDAY_END") or "12:00")
+if OPEN137_THURSDAY == "half" and not OPEN137_WORKDAY[0] < OPEN137_THURSDAY_END <= OPEN137_WORKDAY[1]:
+    raise ImproperlyConfigured(
+        f"OPEN137_THURSDAY_END ({OPEN137_THURSDAY_END:%H:%M}) must fall within the working day "
+        f"OPEN137_WORKDAY ({OPEN137_WORKDAY[0]:%H:%M}-{OPEN137_WORKDAY[1]:%H:%M}) for a half-day Thursday."
+    )

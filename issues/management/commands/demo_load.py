@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,9 @@ from districts.models import BoundarySet, Department, District, DistrictLevel, S
 from districts.services import department_create, service_area_create
 from geo.srid import GEO_SRID
 from issues import events
-from issues.models import STATUS_PATH, Category, Report, ReportEvent, ReportStatus
-from issues.services import report_create
+from issues.models import STATUS_PATH, Category, Holiday, Report, ReportEvent, ReportStatus
+from issues.services.intake import report_create
+from issues.workflow.selectors import working_calendar_clear
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures"
 DEMO_ACTOR = "demo_load"
@@ -111,10 +112,11 @@ class Command(BaseCommand):
             boundaries = self.load_boundaries()
             departments, areas = self.load_departments()
             categories = self.load_categories()
+            holidays = self.load_holidays()  # before the reports: their deadlines count working time
             reports = self.load_reports()
             admin_created = self.load_admin()
             self.load_api_key()
-        self.print_summary(boundaries, departments, areas, categories, reports, admin_created)
+        self.print_summary(boundaries, departments, areas, categories, reports, admin_created, holidays)
 
     # --- reset -----------------------------------------------------------------------------------
 
@@ -223,6 +225,26 @@ class Command(BaseCommand):
             created_count += created
         return created_count
 
+    # --- public holidays -------------------------------------------------------------------------------
+
+    def load_holidays(self) -> int:
+        """The year's public holidays (fixtures/holidays_1405.json), matched by date: a day already in
+        the table with the same names is left alone, so a second run writes nothing."""
+        existing = {
+            day: (fa, en) for day, fa, en in Holiday.objects.values_list("date", "name_fa", "name_en")
+        }
+        written = 0
+        for spec in read_fixture("holidays_1405.json")["holidays"]:
+            day = date.fromisoformat(spec["date"])
+            if existing.get(day) != (spec["name_fa"], spec["name_en"]):
+                Holiday.objects.update_or_create(
+                    date=day, defaults={"name_fa": spec["name_fa"], "name_en": spec["name_en"]}
+                )
+                written += 1
+        if written:
+            working_calendar_clear()
+        return written
+
     # --- sample reports --------------------------------------------------------------------------
 
     def load_reports(self) -> int:
@@ -310,6 +332,7 @@ class Command(BaseCommand):
         new_categories: int,
         new_reports: int,
         admin_created: bool,
+        new_holidays: int = 0,
     ) -> None:
         active = BoundarySet.objects.filter(active=True).first()
         levels: Counter[int] = (
@@ -322,7 +345,13 @@ class Command(BaseCommand):
         )
         rules = Counter(demo_reports.values_list("routing_rule", flat=True))
         nothing_new = not (
-            new_sets or new_departments or new_areas or new_categories or new_reports or admin_created
+            new_sets
+            or new_departments
+            or new_areas
+            or new_categories
+            or new_reports
+            or admin_created
+            or new_holidays
         )
         write = self.stdout.write
         write(
@@ -340,6 +369,9 @@ class Command(BaseCommand):
             f"units {ServiceArea.objects.count()} ({new_areas} new)"
         )
         write(f"  categories   {Category.objects.count()} ({new_categories} new)")
+        write(
+            f"  holidays     {Holiday.objects.count()} ({new_holidays} written), Jalali 1405 and Nowruz 1406"
+        )
         write(
             f"  reports      {demo_reports.count()} sample reports ({new_reports} new): "
             + ", ".join(f"{n} {rule}" for rule, n in sorted(rules.items()))

@@ -43,10 +43,12 @@ def routing_data(routing: Routing) -> dict[str, object]:
 def created_event(
     *, status: str, routing: Routing, channel: str, actor: AbstractBaseUser | None = None
 ) -> ReportEvent:
-    """The first event of every report, unsaved: report_create inserts it with the report."""
+    """The first event of every report, unsaved: report_create inserts it with the report. A report
+    routed to a unit is forwarded to it in the same step: the event goes from received to forwarded."""
     return ReportEvent(
         kind=ReportEvent.Kind.CREATED,
         actor=_user(actor),
+        from_status="received",
         to_status=status,
         data={"routing": routing_data(routing), "channel": channel},
     )
@@ -181,4 +183,58 @@ def note_event(
         public=public,
         note=note,
         data=data or {},
+    )
+
+
+def assigned_event(
+    *, report: Report, actor: AbstractBaseUser | None, assignee: AbstractBaseUser, note: str = ""
+) -> ReportEvent:
+    """The report was given to one member of staff: internal (names of staff stay inside)."""
+    return ReportEvent.objects.create(
+        report=report,
+        kind=ReportEvent.Kind.ASSIGNED,
+        actor=_user(actor),
+        public=False,
+        note=note,
+        data={"assignee": assignee.get_username(), "assignee_id": assignee.pk},
+    )
+
+
+def escalated_event(*, report: Report, level: int, due_at: str) -> ReportEvent:
+    """The SLA job escalated an unacknowledged report one rung up: internal."""
+    return ReportEvent.objects.create(
+        report=report,
+        kind=ReportEvent.Kind.ESCALATED,
+        actor_label="sla",
+        public=False,
+        data={"level": level, "due_at": due_at},
+    )
+
+
+def verification_event(
+    *, report: Report, actor: AbstractBaseUser | None, outcome: str, method: str, note: str = ""
+) -> ReportEvent:
+    """The outcome of a 137 check of the unit's work: internal (the status change it leads to, if
+    any, is a public event of its own)."""
+    return ReportEvent.objects.create(
+        report=report,
+        kind=ReportEvent.Kind.VERIFICATION,
+        actor=_user(actor),
+        public=False,
+        note=note,
+        data={"outcome": outcome, "method": method},
+    )
+
+
+def rated_event(*, report: Report, score: int) -> ReportEvent:
+    """The reporter rated the service: the score alone is public; the comment stays with the rating."""
+    return ReportEvent.objects.create(
+        report=report, kind=ReportEvent.Kind.RATED, actor_label=CITIZEN, public=True, data={"score": score}
+    )
+
+
+def messages_stopped_event(*, report: Report) -> ReportEvent:
+    """The reporter asked for no more messages about this report."""
+    return ReportEvent.objects.create(
+        report=report, kind=ReportEvent.Kind.MESSAGES_STOPPED, actor_label=CITIZEN, public=False
     )

@@ -163,7 +163,30 @@ class Report(models.Model):
     description_search = models.TextField(
         editable=False, blank=True, help_text="Normalised Persian text, for search."
     )
+    # SLA deadlines in working time (issues/workflow/sla.py): `expected_at` is the resolve deadline
+    # the citizen sees as "expected by".
     expected_at = models.DateTimeField(_("expected by"), null=True, blank=True)
+    acknowledge_due_at = models.DateTimeField(_("acknowledge by"), null=True, blank=True)
+    # The workflow (issues/workflow/): every change of status goes through report_transition, which
+    # bumps `version`, so two staff acting at once cannot both win.
+    version = models.PositiveIntegerField(default=1, editable=False)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_reports",
+        verbose_name=_("assigned to"),
+    )
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    duplicate_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="duplicates"
+    )
+    referred_to = models.CharField(_("referred to"), max_length=40, blank=True)
+    # The reporter asked for no more messages about this report.
+    messages_stopped = models.BooleanField(_("messages stopped"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -171,7 +194,12 @@ class Report(models.Model):
         verbose_name = _("report")
         verbose_name_plural = _("reports")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "category"])]
+        indexes = [
+            models.Index(fields=["status", "category"]),
+            # Staff inboxes: a district's or a unit's reports, newest first.
+            models.Index(fields=["district", "-created_at", "-id"], name="report_district_inbox"),
+            models.Index(fields=["service_area", "-created_at", "-id"], name="report_unit_inbox"),
+        ]
 
     def __str__(self) -> str:
         return self.tracking_code
@@ -195,6 +223,11 @@ class ReportEvent(models.Model):
         CITIZEN_FEEDBACK = "citizen_feedback", _("the reporter's answer: fixed or not")
         CORRECTED = "corrected", _("reporter's details corrected")
         CLIENT_DETAILS = "client_details", _("client details")
+        ASSIGNED = "assigned", _("assigned")
+        ESCALATED = "escalated", _("escalated")
+        VERIFICATION = "verification", _("137 check of the work")
+        RATED = "rated", _("rated by the reporter")
+        MESSAGES_STOPPED = "messages_stopped", _("messages stopped")
 
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
@@ -364,3 +397,36 @@ class Holiday(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date.isoformat()} {self.name_fa}"
+
+
+# The workflow's own tables (roles, escalations, checks, ratings), models of this app.
+from issues.workflow.models import (  # noqa: E402
+    Escalation,
+    ReportAccessToken,
+    Role,
+    SatisfactionRating,
+    StaffProfile,
+    VerificationCheck,
+)
+
+__all__ = [
+    "ApiKey",
+    "Category",
+    "CategoryAttribute",
+    "Channel",
+    "Escalation",
+    "Holiday",
+    "MessageKind",
+    "OutboxMessage",
+    "RateCounter",
+    "Report",
+    "ReportAccessToken",
+    "ReportEvent",
+    "ReportPhoto",
+    "ReportStatus",
+    "ReportSupport",
+    "Role",
+    "SatisfactionRating",
+    "StaffProfile",
+    "VerificationCheck",
+]

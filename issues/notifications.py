@@ -18,7 +18,9 @@ This module composes and queues; issues/outbox.py sends.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote
 
 from django.db import transaction
@@ -117,6 +119,89 @@ def report_created_notify(*, report: Report, private_token: str) -> list[OutboxM
                 recipient=report.reporter_email.strip(),
                 subject=_email_subject(code=code),
                 body=_email_body(code=code, token=private_token),
+            )
+        )
+    outbox_queue(messages=messages)
+    return messages
+
+
+# What the reporter is told at each public step of the workflow, Persian first and an English line.
+# Steps the reporter took themselves (confirming the work) are not echoed back to them.
+STATUS_MESSAGES: dict[str, tuple[str, str]] = {
+    "acknowledged": ("واحد مسئول گزارش شما را دریافت کرد.", "The responsible unit has your report."),
+    "in_progress": ("کار روی گزارش شما آغاز شد.", "Work on your report has started."),
+    "done": (
+        "واحد مسئول می‌گوید کار انجام شد. لطفاً با پیوند زیر بگویید مشکل برطرف شده یا نه.",
+        "The unit says the work is done. Please tell us whether it is fixed, with the link below.",
+    ),
+    "closed": (
+        "گزارش شما بسته شد. با پیوند زیر به خدمت ما امتیاز دهید.",
+        "Your report is closed. Rate our service with the link below.",
+    ),
+    "reopened": (
+        "گزارش شما دوباره باز شد و به واحد مسئول برگشت.",
+        "Your report was reopened and sent back to the unit.",
+    ),
+    "transferred": ("گزارش شما به واحد دیگری فرستاده شد.", "Your report was transferred to another unit."),
+    "not_responsible": (
+        "این مورد در حوزه شهرداری نیست و به دستگاه مسئول ارجاع شد.",
+        "This is not the municipality's to fix; it was referred to the responsible body.",
+    ),
+    "duplicate": (
+        "گزارش شما با گزارش دیگری از همین مشکل یکی شد.",
+        "Your report was merged with another report of the same problem.",
+    ),
+    "resolved_by_citizens": ("این مشکل به همت شهروندان برطرف شد.", "Citizens fixed this problem."),
+}
+_SILENT_ACTIONS = frozenset({"forward", "verify"})
+
+
+def report_status_notify(
+    *, report: Report, transition: Any, feedback_token: str | None = None
+) -> list[OutboxMessage]:
+    """Tell the reporter of a public step, by the channels they gave, unless they asked for no more
+    messages. In the caller's transaction: no message for a step that rolled back."""
+    texts = STATUS_MESSAGES.get(transition.target)
+    if (
+        not transition.public
+        or texts is None
+        or transition.action in _SILENT_ACTIONS
+        or report.messages_stopped
+    ):
+        return []
+    phone = phone_normalise(report.reporter_phone)
+    email = report.reporter_email.strip()
+    if not phone and not email:
+        return []
+    code = report.tracking_code
+    token = feedback_token
+    if token is None and transition.target == "closed":
+        # A link to rate the service: a new private token, its hash kept like the others.
+        from issues.formats import token_hash
+        from issues.models import ReportAccessToken
+
+        token = secrets.token_urlsafe(18)
+        ReportAccessToken.objects.create(report=report, token_hash=token_hash(token), purpose="rating")
+    fa, en = texts
+    lines = [f"سامانه ۱۳۷ - گزارش {code}:", fa]
+    lines.append(
+        private_url(code=code, token=token) if token else report_tracking_url(code=code, absolute=True)
+    )
+    lines.append(f"137 report {code}: {en}")
+    body = "\n".join(lines)
+    messages = []
+    if phone:
+        messages.append(
+            OutboxMessage(report=report, channel=OutboxMessage.Channel.SMS, recipient=phone, body=body)
+        )
+    if email:
+        messages.append(
+            OutboxMessage(
+                report=report,
+                channel=OutboxMessage.Channel.EMAIL,
+                recipient=email,
+                subject=f"سامانه ۱۳۷ - گزارش {code} / 137 report {code}",
+                body=body,
             )
         )
     outbox_queue(messages=messages)

@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.gis",
     "rest_framework",
+    # Staff's API tokens (POST /api/auth/token/), for the mobile app and a city's back-ends.
+    "rest_framework.authtoken",
     "rest_framework_gis",
     "django_filters",
     "drf_spectacular",
@@ -69,6 +71,7 @@ INSTALLED_APPS = [
     "districts",
     "issues",
     "maps",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -328,3 +331,16 @@ if OPEN137_THURSDAY == "half" and not OPEN137_WORKDAY[0] < OPEN137_THURSDAY_END 
         f"OPEN137_THURSDAY_END ({OPEN137_THURSDAY_END:%H:%M}) must fall within the working day "
         f"OPEN137_WORKDAY ({OPEN137_WORKDAY[0]:%H:%M}-{OPEN137_WORKDAY[1]:%H:%M}) for a half-day Thursday."
     )
+
+# --- Workflow (issues/workflow/) -------------------------------------------------------------------
+# The share of reports a unit says are done that are drawn for a 137 check (a call-back or a field
+# visit; duty 6), from 0 (none) to 1 (every one).
+OPEN137_VERIFY_SAMPLE_SHARE = float(os.environ.get("OPEN137_VERIFY_SAMPLE_SHARE", "0.2"))
+if not 0 <= OPEN137_VERIFY_SAMPLE_SHARE <= 1:
+    raise ImproperlyConfigured("OPEN137_VERIFY_SAMPLE_SHARE must be a share from 0 to 1, e.g. 0.2.")
+# Satisfaction averages (per unit, category, district) are shown only from this many answers up:
+# fewer say more about one citizen than about the service, and could point at them.
+OPEN137_SATISFACTION_MIN_ANSWERS = int(os.environ.get("OPEN137_SATISFACTION_MIN_ANSWERS", "5"))
+# Staff pages live under one prefix; their login page is the console's own.
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:inbox"

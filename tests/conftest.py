@@ -197,3 +197,38 @@ def english():
 
     with translation.override("en"):
         yield
+
+
+# Staff of the standard city, one per role; every password is STAFF_PASSWORD.
+STAFF_PASSWORD = "staff-pass-137"
+
+
+@pytest.fixture
+def staff(city) -> SimpleNamespace:
+    from issues.models import Role
+    from issues.workflow.staff import staff_user_create
+
+    def make(username: str, role: str, **scope: object) -> object:
+        return staff_user_create(username=username, password=STAFF_PASSWORD, role=role, **scope)  # type: ignore[arg-type]
+
+    return SimpleNamespace(
+        operator=make("operator", Role.OPERATOR),
+        supervisor=make("supervisor", Role.SUPERVISOR),
+        manager_r1=make("manager_r1", Role.DISTRICT_MANAGER, district_codes=["R1"]),
+        manager_r2=make("manager_r2", Role.DISTRICT_MANAGER, district_codes=["R2"]),
+        unit_r1=make("unit_r1", Role.UNIT_STAFF, service_area_codes=["roads-r1"]),
+        unit_r2=make("unit_r2", Role.UNIT_STAFF, service_area_codes=["roads-r2"]),
+        council=make("council", Role.COUNCIL),
+    )
+
+
+def jpeg_upload(name: str = "work.jpg", size: tuple[int, int] = (64, 48)):
+    """A small real JPEG as an uploaded file (a work report's after-photo)."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (90, 140, 60)).save(buffer, "JPEG")
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/jpeg")

@@ -101,7 +101,7 @@ def test_create_json_routes_and_returns_token_once(city, client):
     assert response.status_code == 201, body
     code = body["code"]
     assert re.fullmatch(r"[A-Z0-9]{8}", code)
-    assert body["status"] == "received" and body["open"] is True
+    assert body["status"] == "forwarded" and body["open"] is True  # in its unit's inbox at once
     assert body["category"] == "pothole" and body["kind"] == "service_request"
     routing = body["routing"]
     assert routing["district"] == {
@@ -352,7 +352,7 @@ def test_list_is_geojson_with_public_fields(city, client):
     props = feature["properties"]
     assert props["code"] == report.tracking_code
     assert props["category"] == "pothole" and props["category_name_en"] == "Pothole"
-    assert props["status"] == "received" and props["open"] is True
+    assert props["status"] == "forwarded" and props["open"] is True
     assert props["district"] == "S11" and props["service_area"] == "roads-r1"
     assert props["unit_name_en"] == "Roads unit R1"
     assert props["support_count"] == 0 and props["photo_urls"] == []
@@ -391,7 +391,7 @@ def test_list_filters(city, client):
     assert codes(bbox="50.03,36.27,50.04,36.28") == {r2.tracking_code}
     assert codes(status="closed") == {closed.tracking_code}
     assert codes(status="open") == {s11.tracking_code, r2.tracking_code, suggestion.tracking_code}
-    assert codes(status="received,closed") == {
+    assert codes(status="forwarded,closed") == {
         s11.tracking_code,
         r2.tracking_code,
         closed.tracking_code,
@@ -534,8 +534,8 @@ def test_detail_with_public_timeline(city, client):
     ReportEvent.objects.create(
         report=report,
         kind=ReportEvent.Kind.STATUS,
-        from_status="received",
-        to_status="forwarded",
+        from_status="forwarded",
+        to_status="acknowledged",
         note="به واحد ارسال شد",
     )
     code = report.tracking_code
@@ -546,8 +546,8 @@ def test_detail_with_public_timeline(city, client):
     assert body["routing"]["district"]["code"] == "S11"
     assert body["routing"]["service_area"]["code"] == "roads-r1"
     assert [(e["kind"], e["status"]) for e in body["timeline"]] == [
-        ("created", "received"),
-        ("status", "forwarded"),
+        ("created", "forwarded"),
+        ("status", "acknowledged"),
     ]
     assert body["timeline"][1]["note"] == "به واحد ارسال شد"
     assert body["photos"] == []
@@ -576,7 +576,7 @@ def test_nearby_and_me_too(city, client):
     assert [r["code"] for r in body["results"]] == [near.tracking_code]
     hit = body["results"][0]
     assert abs(hit["distance_m"] - 20) < 0.5
-    assert hit["description"] == "چاله نزدیک" and hit["status"] == "received" and hit["support_count"] == 0
+    assert hit["description"] == "چاله نزدیک" and hit["status"] == "forwarded" and hit["support_count"] == 0
     # Nearest first.
     nearer = _submit(city, "چاله نزدیک‌تر", dy_m=-8)
     body = _get(client, f"{LIST_URL}nearby/", **_at(city), category="pothole")[1]

@@ -36,12 +36,12 @@ def test_report_create_stores_its_routing_and_a_created_event(city):
     assert report.routing_rule == RoutingRule.COVERS
     assert report.routing_distance_m == 0
     assert report.routed_at is not None
-    assert report.status == ReportStatus.RECEIVED
+    assert report.status == ReportStatus.FORWARDED  # routed to a unit: in its inbox at once
     assert report.kind == city.pothole.kind
     assert report.city == "qazvin"
     events = list(report.events.all())
     assert [e.kind for e in events] == [ReportEvent.Kind.CREATED]
-    assert events[0].to_status == ReportStatus.RECEIVED
+    assert (events[0].from_status, events[0].to_status) == (ReportStatus.RECEIVED, ReportStatus.FORWARDED)
     assert events[0].data["routing"] == {
         "district": "R2",
         "service_area": "roads-r2",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
-from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -18,18 +17,10 @@ from django.utils.translation import gettext as _
 from districts.selectors import Routing, route_point
 from geo.text import normalize_persian
 from issues import events
-from issues.models import Category, Channel, Report, ReportEvent
+from issues.models import Category, Channel, Report, ReportEvent, ReportStatus
 from issues.services import tracking
+from issues.workflow.selectors import report_acknowledge_due_at, report_expected_at, working_calendar
 from open137.db import fetchone_prepared, insert_sql
-
-
-def _expected_at(category: Category) -> datetime | None:
-    """When the report should be resolved by. For now plain calendar time from now plus the
-    category's resolve SLA; the SLA clock in working time (Jalali calendar, Fridays and the holiday
-    table off) is a later piece of work and will replace this estimate."""
-    if not category.sla_resolve_hours:
-        return None
-    return timezone.now() + timedelta(hours=category.sla_resolve_hours)
 
 
 def routing_fields(routing: Routing) -> dict[str, object]:
@@ -116,6 +107,8 @@ def report_create(
         raise ValidationError({"location": [_("This category needs a location on the map.")]})
     if routing is None:
         routing = route_point(point=location, department_id=category.department_id)
+    now = timezone.now()
+    calendar = working_calendar()
     report = Report(
         tracking_code=tracking.tracking_code_new(),
         city=settings.OPEN137_CITY,
@@ -135,7 +128,12 @@ def report_create(
         idempotency_key=idempotency_key or None,
         idempotency_fingerprint=idempotency_fingerprint,
         open311_token=open311_token,
-        expected_at=_expected_at(category),
+        # A report routed to a unit is in its inbox at once (forwarded); one in the 137 triage queue
+        # waits for a supervisor to choose the unit.
+        status=ReportStatus.FORWARDED if routing.service_area else ReportStatus.RECEIVED,
+        # The SLA clocks run in working time from now (issues/workflow/sla.py).
+        acknowledge_due_at=report_acknowledge_due_at(category=category, start=now, calendar=calendar),
+        expected_at=report_expected_at(category=category, start=now, calendar=calendar),
         **routing_fields(routing),
     )
     report.full_clean(exclude=_REPORT_SET_HERE, validate_unique=False)

@@ -1,0 +1,142 @@
+"""Who a member of staff is and which reports they may see: enforced in every staff query, page and
+API through `reports_in_scope`, not only hidden in menus.
+
+- 137 operators and supervisors: every report (supervisors alone see complaints about staff and
+  dissatisfaction, and the triage queue's actions).
+- A district manager: the reports routed to their districts, a region including its sub-districts.
+  Districts are matched by code across boundary sets, so a new set keeps the manager's history.
+- Unit staff: the reports of their service areas.
+- Council members: numbers and maps, no report rows at all.
+A report outside the scope is as if it did not exist (404), by the API and by the pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
+
+from districts.models import District, ServiceArea
+from issues.models import Report, Role, StaffProfile
+from issues.workflow.transitions import SUPERVISOR_ONLY_KINDS
+
+# Roles that see the reporter's name, phone and e-mail: the 137 centre. Units and managers reach the
+# citizen through the platform (public notes, messages), never directly.
+CONTACT_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR})
+# Roles that work reports (see rows); the council only reads aggregate numbers.
+REPORT_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.DISTRICT_MANAGER, Role.UNIT_STAFF})
+
+
+@dataclass(frozen=True)
+class StaffScope:
+    user_id: int
+    role: str
+    # None: every district / unit. Otherwise the ids of district rows (every boundary set) and of
+    # service areas whose reports this user may see.
+    district_ids: frozenset[int] | None
+    service_area_ids: frozenset[int] | None
+    district_codes: tuple[str, ...] = ()
+    service_area_codes: tuple[str, ...] = ()
+
+    @property
+    def sees_contacts(self) -> bool:
+        return self.role in CONTACT_ROLES
+
+    @property
+    def sees_reports(self) -> bool:
+        return self.role in REPORT_ROLES
+
+    @property
+    def whole_city(self) -> bool:
+        return self.district_ids is None and self.service_area_ids is None
+
+
+def staff_role(*, user: AbstractBaseUser | AnonymousUser | None) -> str | None:
+    """The user's role; a superuser without a profile acts as a 137 supervisor (the admin)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    profile = StaffProfile.objects.filter(user_id=user.pk).values_list("role", flat=True).first()
+    if profile:
+        return str(profile)
+    if getattr(user, "is_superuser", False):
+        return Role.SUPERVISOR.value
+    return None
+
+
+def district_ids_for_codes(codes: list[str] | tuple[str, ...]) -> frozenset[int]:
+    """Every district row (of every boundary set) with one of these codes or inside one: a region
+    includes its sub-districts (two levels down covers jurisdiction -> region -> sub-district)."""
+    if not codes:
+        return frozenset()
+    return frozenset(
+        District.objects.filter(
+            Q(code__in=codes) | Q(parent__code__in=codes) | Q(parent__parent__code__in=codes)
+        ).values_list("id", flat=True)
+    )
+
+
+def staff_scope(*, user: AbstractBaseUser | AnonymousUser | None) -> StaffScope | None:
+    """The scope of a member of staff, or None for anyone else (citizens, anonymous)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    profile = StaffProfile.objects.filter(user_id=user.pk).first()
+    if profile is None:
+        if getattr(user, "is_superuser", False):
+            return StaffScope(
+                user_id=int(user.pk), role=Role.SUPERVISOR, district_ids=None, service_area_ids=None
+            )
+        return None
+    role = profile.role
+    if role == Role.DISTRICT_MANAGER:
+        return StaffScope(
+            user_id=int(user.pk),
+            role=role,
+            district_ids=district_ids_for_codes(profile.district_codes),
+            service_area_ids=None,
+            district_codes=tuple(profile.district_codes),
+        )
+    if role == Role.UNIT_STAFF:
+        return StaffScope(
+            user_id=int(user.pk),
+            role=role,
+            district_ids=None,
+            service_area_ids=frozenset(
+                ServiceArea.objects.filter(code__in=profile.service_area_codes).values_list("id", flat=True)
+            ),
+            service_area_codes=tuple(profile.service_area_codes),
+        )
+    return StaffScope(user_id=int(user.pk), role=role, district_ids=None, service_area_ids=None)
+
+
+def reports_in_scope(*, scope: StaffScope) -> QuerySet[Report]:
+    """The reports this member of staff may see; nothing at all for a role that sees no rows."""
+    reports = Report.objects.all()
+    if not scope.sees_reports:
+        return reports.none()
+    if scope.role not in (Role.SUPERVISOR, Role.OPERATOR):
+        reports = reports.exclude(kind__in=SUPERVISOR_ONLY_KINDS)
+    if scope.district_ids is not None:
+        reports = reports.filter(district_id__in=scope.district_ids)
+    if scope.service_area_ids is not None:
+        reports = reports.filter(service_area_id__in=scope.service_area_ids)
+    return reports
+
+
+def report_in_scope_get(*, scope: StaffScope, code: str) -> Report | None:
+    """The report with this tracking code if this member of staff may see it, else None (a 404)."""
+    from issues.selectors import tracking_code_normalize
+
+    normalized = tracking_code_normalize(code)
+    if not normalized:
+        return None
+    return (
+        reports_in_scope(scope=scope)
+        .select_related("category", "district", "service_area", "assigned_to")
+        .filter(tracking_code=normalized)
+        .first()
+    )
+
+
+def report_in_scope(*, scope: StaffScope, report: Report) -> bool:
+    return reports_in_scope(scope=scope).filter(pk=report.pk).exists()

@@ -128,11 +128,11 @@ def photo_url(name: str) -> str:
     return default_storage.url(name)
 
 
-def _lon() -> Func:
+def lon_expression() -> Func:
     return Func(F("location"), function="ST_X", output_field=FloatField())
 
 
-def _lat() -> Func:
+def lat_expression() -> Func:
     return Func(F("location"), function="ST_Y", output_field=FloatField())
 
 
@@ -166,7 +166,17 @@ REPORT_LIST_COLUMNS = (
 def report_list_rows(*, filters: ReportFilters) -> QuerySet[Report, dict[str, Any]]:
     """Public report rows, newest first, with `lon`/`lat` (None without a location) and
     `photo_names` (storage names of the public photos, for photo_url). Lazy: the caller counts and slices it for a page."""
-    qs = Report.objects.all()
+    qs = report_filters_apply(qs=Report.objects.all(), filters=filters)
+    return (
+        qs.annotate(lon=lon_expression(), lat=lat_expression(), photo_names=_public_photos())
+        .order_by("-created_at", "-id")
+        .values(*REPORT_LIST_COLUMNS, "lon", "lat", "photo_names")
+    )
+
+
+def report_filters_apply(*, qs: QuerySet[Report], filters: ReportFilters) -> QuerySet[Report]:
+    """The public list's filters on any set of reports (the public list, a staff inbox): the same
+    names mean the same everywhere."""
     if filters.bbox is not None:
         min_lon, min_lat, max_lon, max_lat = filters.bbox
         # Bounding-box containment (`@`): the GiST index on the location answers it, and a point
@@ -191,11 +201,7 @@ def report_list_rows(*, filters: ReportFilters) -> QuerySet[Report, dict[str, An
         # description_search holds geo.text.normalize_persian(description): ي/ی, ك/ک, digits and
         # half-spaces compare equal however they were typed; the words come normalised the same way.
         qs = qs.filter(description_search__contains=word)
-    return (
-        qs.annotate(lon=_lon(), lat=_lat(), photo_names=_public_photos())
-        .order_by("-created_at", "-id")
-        .values(*REPORT_LIST_COLUMNS, "lon", "lat", "photo_names")
-    )
+    return qs
 
 
 def report_public_get(*, code: str, history: bool = True) -> dict[str, Any] | None:
@@ -210,7 +216,7 @@ def report_public_get(*, code: str, history: bool = True) -> dict[str, Any] | No
         return None
     row = (
         Report.objects.filter(tracking_code=normalized)
-        .annotate(lon=_lon(), lat=_lat())
+        .annotate(lon=lon_expression(), lat=lat_expression())
         .values(
             "id",
             *REPORT_LIST_COLUMNS,

@@ -152,3 +152,24 @@ def test_a_complaint_is_for_supervisors_only(city, staff, category_factory):
 def test_unknown_action_is_a_validation_error(city, staff):
     with pytest.raises(ValidationError):
         report_transition(report=_pothole(city), action="explode", actor=staff.supervisor)
+
+
+def test_the_inbox_in_scope_pages_by_cursor_and_hides_contacts_from_units(city, staff):
+    from issues.workflow.inbox import staff_filters_parse, staff_report_detail, staff_report_page
+    from issues.workflow.scope import staff_scope
+
+    mine = [_pothole(city, reporter_phone="+989121234567") for _ in range(5)]
+    other = _pothole(city, where="r2")
+    scope = staff_scope(user=staff.manager_r1)
+    filters = staff_filters_parse({})
+    page1, cursor = staff_report_page(scope=scope, filters=filters, limit=3)
+    page2, end = staff_report_page(scope=scope, filters=filters, cursor=cursor, limit=3)
+    codes = [r["tracking_code"] for r in page1 + page2]
+    assert codes == [r.tracking_code for r in reversed(mine)] and end is None
+    assert other.tracking_code not in codes
+    assert "reporter_phone" not in page1[0]
+    assert staff_report_detail(scope=scope, code=other.tracking_code) is None
+    center = staff_scope(user=staff.operator)
+    detail = staff_report_detail(scope=center, code=mine[0].tracking_code)
+    assert detail["reporter_phone"] == "+989121234567" and detail["actions"] == []
+    assert staff_report_detail(scope=scope, code=mine[0].tracking_code)["actions"][:1] == ["acknowledge"]

@@ -9,7 +9,6 @@ The district name that must stay text in the map's tooltips is tested in a real 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -188,17 +187,6 @@ def test_tracking_code_normalize_keeps_only_ascii_letters_and_digits():
     assert tracking_code_normalize(" acde-fg ۳۴ ") == "ACDEFG34"
     assert tracking_code_normalize("ACDE-FGHپ") == "ACDEFGH"  # a Persian letter typed by mistake
     assert tracking_code_normalize("") == ""
-
-
-def test_maps_reads_only_through_selectors():
-    # Dependencies point one way (geo <- districts <- issues <- maps): maps runs no SQL of its own
-    # and reads no model of another app directly.
-    maps_dir = Path(django_settings.BASE_DIR) / "maps"
-    for path in maps_dir.glob("*.py"):
-        source = path.read_text(encoding="utf-8")
-        assert "connection" not in source, path
-        assert "districts_" not in source and "issues_" not in source, path
-        assert not re.search(r"from issues\.models import [^\n]*\bReportEvent\b", source), path
 
 
 def test_home_page_uses_the_shared_map_script(client, town):

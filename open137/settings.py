@@ -2,8 +2,10 @@
 
 Without any environment the project runs as the demo: DEBUG on, the local PostGIS cluster that
 `make demo` / `make test` start (127.0.0.1:54137), e-mail to the console and SMS to a log.
-`OPEN137_PRODUCTION=1` switches to safe production defaults (it then requires a secret key and the
-allowed hosts) and passes `manage.py check --deploy`.
+`OPEN137_PRODUCTION=1` switches to safe production defaults and passes `manage.py check --deploy`; it
+refuses to start (ImproperlyConfigured) until the settings it cannot guess are given: the secret
+key, the allowed hosts, the number of reverse proxies, real e-mail and SMS gateways and the public
+URL (docs/operations.md lists them).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from open137 import deployment
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -179,21 +183,30 @@ OPEN137_SUBDIVIDE_MAX_VERTICES = int(os.environ.get("OPEN137_SUBDIVIDE_MAX_VERTI
 OPEN137_CITY = os.environ.get("OPEN137_CITY", "qazvin")
 
 # --- Messages to citizens ----------------------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get("OPEN137_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-EMAIL_HOST = os.environ.get("OPEN137_EMAIL_HOST", "localhost")
+# The demo prints e-mail to the console, logs SMS (private links hidden) and links to 127.0.0.1. In
+# production nothing is assumed: e-mail goes by SMTP to OPEN137_EMAIL_HOST, and the SMS gateway, the
+# sender address and the public URL must be given (checked at the end, before anything starts).
+EMAIL_BACKEND = os.environ.get(
+    "OPEN137_EMAIL_BACKEND",
+    deployment.SMTP_EMAIL_BACKEND if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("OPEN137_EMAIL_HOST", "" if PRODUCTION else "localhost")
 EMAIL_PORT = int(os.environ.get("OPEN137_EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("OPEN137_EMAIL_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("OPEN137_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("OPEN137_EMAIL_TLS", False)
-DEFAULT_FROM_EMAIL = os.environ.get("OPEN137_EMAIL_FROM", "137@localhost")
-OPEN137_SMS_BACKEND = os.environ.get("OPEN137_SMS_BACKEND", "log")
+DEFAULT_FROM_EMAIL = os.environ.get("OPEN137_EMAIL_FROM", "" if PRODUCTION else "137@localhost")
+# "log" (demo: the logger open137.sms and OPEN137_SMS_LOG_FILE, private links hidden), "http" (POST
+# to OPEN137_SMS_URL with OPEN137_SMS_API_KEY) or the dotted path of a class with `send(*, to, text)`
+# for a specific gateway.
+OPEN137_SMS_BACKEND = os.environ.get("OPEN137_SMS_BACKEND", "" if PRODUCTION else "log")
 OPEN137_SMS_URL = os.environ.get("OPEN137_SMS_URL", "")
 OPEN137_SMS_API_KEY = os.environ.get("OPEN137_SMS_API_KEY", "")
-# "log" (demo: the logger open137.sms and OPEN137_SMS_LOG_FILE), "http" (POST to OPEN137_SMS_URL with
-# OPEN137_SMS_API_KEY) or the dotted path of a class with `send(*, to, text)` for a specific gateway.
 OPEN137_SMS_LOG_FILE = Path(os.environ.get("OPEN137_SMS_LOG_FILE", BASE_DIR / "var" / "sms.log"))
 # Links in messages (tracking page, the citizen's private link) start with this address.
-OPEN137_PUBLIC_URL = os.environ.get("OPEN137_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+OPEN137_PUBLIC_URL = os.environ.get(
+    "OPEN137_PUBLIC_URL", "" if PRODUCTION else "http://127.0.0.1:8000"
+).rstrip("/")
 # A message is tried this many times, waiting BACKOFF**1, **2, ... seconds between tries (8 s, 64 s,
 # about 9 min, about 68 min), then marked failed; `manage.py outbox_send` sends what is still pending.
 OPEN137_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OPEN137_OUTBOX_MAX_ATTEMPTS", "5"))
@@ -218,6 +231,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("OPEN137_DATA_UPLOAD_MAX_BYTES"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # --- API -----------------------------------------------------------------------------------------
+NUM_PROXIES = deployment.num_proxies(os.environ.get("OPEN137_NUM_PROXIES"))
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -231,10 +245,12 @@ REST_FRAMEWORK = {
         "open137.parsers.SafeJSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    # Rate limits count per client IP. Behind N reverse proxies (a load balancer, nginx) set
-    # OPEN137_NUM_PROXIES=N so the client's address is read from X-Forwarded-For; with 0 the header
-    # is ignored, so a client cannot dodge the limit by sending one.
-    "NUM_PROXIES": int(os.environ.get("OPEN137_NUM_PROXIES", "0")),
+    # Rate limits and "me too" count per client IP. Behind N reverse proxies (a load balancer, nginx)
+    # the client is the N-th address from the right of X-Forwarded-For (each proxy appends the
+    # address it was reached from; what a client sends itself stays to the left, ignored); with 0 the
+    # header is ignored and REMOTE_ADDR is the client. Required in production: a wrong default either
+    # makes the whole city one client (the proxy) or lets each client choose its address.
+    "NUM_PROXIES": NUM_PROXIES,
 }
 # Write limits per client IP ("N/second|minute|hour|day"; empty turns a limit off). Reads are not
 # limited: the public map and the Open311 feeds are meant to be read freely (and cached by a proxy).
@@ -268,7 +284,28 @@ SPECTACULAR_SETTINGS = {
 
 # --- Security (production) -------------------------------------------------------------------------
 if PRODUCTION:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # What production cannot guess: refuse to start, naming every missing setting at once, rather
+    # than serve with messages that never leave and links to nowhere (open137/deployment.py).
+    deployment.refuse_unless_fine(
+        [
+            *deployment.message_problems(
+                email_backend=EMAIL_BACKEND,
+                email_host=EMAIL_HOST,
+                from_email=DEFAULT_FROM_EMAIL,
+                sms_backend=OPEN137_SMS_BACKEND,
+                sms_url=OPEN137_SMS_URL,
+                sms_api_key=OPEN137_SMS_API_KEY,
+                public_url=OPEN137_PUBLIC_URL,
+                allowed_hosts=ALLOWED_HOSTS,
+            ),
+            *deployment.num_proxies_problems(os.environ.get("OPEN137_NUM_PROXIES")),
+        ]
+    )
+    # X-Forwarded-Proto says whether the client used https; it is only trusted from a proxy. With no
+    # proxy (OPEN137_NUM_PROXIES=0) a client could send it itself, and the app server terminates TLS
+    # itself, which Django sees without it. (With 0 by mistake behind a TLS proxy, every request
+    # looks like plain http and is redirected in a loop: a loud failure, not a quiet one.)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if NUM_PROXIES else None
     SECURE_SSL_REDIRECT = env_bool("OPEN137_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

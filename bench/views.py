@@ -107,3 +107,27 @@ def bare_insert(request: HttpRequest) -> HttpResponse:
         )
         (row_id,) = cursor.fetchone()
     return JsonResponse({"id": row_id}, status=201)
+
+
+# The transition measure's reference: a view that reads a JSON body and changes one row's status by
+# its code, one UPDATE in autocommit, nothing else (no authentication, scope or history).
+BARE_UPDATE_TABLE = "bench_bare_update"
+BARE_UPDATE_TABLE_SQL = f"""CREATE TABLE IF NOT EXISTS {BARE_UPDATE_TABLE} (
+    code varchar(16) PRIMARY KEY, status varchar(24) NOT NULL, version integer NOT NULL DEFAULT 1)"""
+_BARE_UPDATE_SQL = (
+    f"UPDATE {BARE_UPDATE_TABLE} SET status = %s, version = version + 1 WHERE code = %s RETURNING version"
+)
+
+
+@csrf_exempt
+@require_POST
+def bare_update(request: HttpRequest, code: str) -> HttpResponse:
+    data = json.loads(request.body)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _BARE_UPDATE_SQL, ["acknowledged" if data.get("action") == "acknowledge" else "x", code]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return JsonResponse({"error": "no such row"}, status=404)
+    return JsonResponse({"code": code, "status": "acknowledged", "version": row[0]})

@@ -2,8 +2,9 @@
 
 Counters live in a database table (RateCounter, one UPSERT per counted request): every app process
 and server shares them, so a limit holds behind a load balancer too. Rates are read from
-settings on each request (OPEN137_RATE_REPORTS, OPEN137_RATE_SUPPORT, OPEN137_RATE_UPDATES), so
-they can be changed without touching code; an empty rate turns the limit off.
+settings on each request (OPEN137_RATE_REPORTS, OPEN137_RATE_SUPPORT, OPEN137_RATE_UPDATES,
+OPEN137_RATE_TOKEN for staff sign-ins), so they can be changed without touching code; an empty rate
+turns the limit off.
 """
 
 from __future__ import annotations
@@ -66,13 +67,15 @@ class _SettingsRateThrottle(BaseThrottle):
     database (`rate_counter_hit`: one statement per request)."""
 
     rate_setting = ""
+    # The rate when the setting is absent (an empty setting still turns the limit off).
+    rate_default = ""
     scope = ""
 
     def __init__(self) -> None:
         self._wait: float | None = None
 
     def get_rate(self) -> str | None:
-        rate = getattr(settings, self.rate_setting, "") or ""
+        rate = getattr(settings, self.rate_setting, self.rate_default) or ""
         return rate.strip() or None
 
     def client_key(self, request: Request) -> str:
@@ -115,6 +118,16 @@ class ReportUpdateThrottle(_SettingsRateThrottle):
 
     scope = "updates"
     rate_setting = "OPEN137_RATE_UPDATES"
+
+
+class StaffTokenThrottle(_SettingsRateThrottle):
+    """Requests for a staff API token: each one is a password guess, right or wrong, so every
+    request counts, per client address. OPEN137_RATE_TOKEN, 10 a minute by default: a 137 centre
+    behind one address signs in a few dozen times a day, a guesser gets 14,400 tries a day at most."""
+
+    scope = "token"
+    rate_setting = "OPEN137_RATE_TOKEN"
+    rate_default = "10/minute"
 
 
 class Open311KeyThrottle(_SettingsRateThrottle):

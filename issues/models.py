@@ -199,6 +199,14 @@ class Report(models.Model):
             # Staff inboxes: a district's or a unit's reports, newest first.
             models.Index(fields=["district", "-created_at", "-id"], name="report_district_inbox"),
             models.Index(fields=["service_area", "-created_at", "-id"], name="report_unit_inbox"),
+            # The SLA job's candidates (issues/workflow/escalation.py): reports still waiting for the
+            # unit to acknowledge them, by deadline. Partial: the acknowledged and the closed, nearly
+            # every report, are not in it. The statuses are inbox.AWAITING_ACKNOWLEDGEMENT.
+            models.Index(
+                fields=["acknowledge_due_at"],
+                name="report_awaiting_ack_due",
+                condition=models.Q(status__in=["received", "forwarded", "transferred", "reopened"]),
+            ),
         ]
 
     def __str__(self) -> str:

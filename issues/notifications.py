@@ -218,3 +218,57 @@ def outbox_queue(*, messages: Iterable[OutboxMessage]) -> None:
             message.save()
             # The Django connector writes the job row through this same connection and transaction.
             outbox_send.defer(message_id=message.pk)
+
+
+# --- Messages to staff ---------------------------------------------------------------------------
+
+ESCALATION_TEXTS: dict[int, tuple[str, str]] = {
+    1: (
+        "واحد مسئول دریافت این گزارش را تا مهلت آن تأیید نکرده است. به مدیر منطقه ارجاع شد.",
+        "The unit has not acknowledged this report by its deadline: escalated to the district manager.",
+    ),
+    2: (
+        "این گزارش پس از ارجاع به مدیر منطقه هنوز تأیید نشده است. به ناظر ۱۳۷ ارجاع شد.",
+        "Still not acknowledged after the escalation to the district manager: escalated to the 137 "
+        "supervisors.",
+    ),
+}
+
+
+def report_escalation_notify(
+    *, report: Report, level: int, due_at: Any, recipients: Iterable[str]
+) -> list[OutboxMessage]:
+    """An e-mail to each manager or supervisor a report escalates to (the SLA job), in Persian with
+    an English line, in the caller's transaction. Staff messages carry no reporter contact details:
+    the report's code, category, unit and the deadline missed; the rest is in the console."""
+    from issues.workflow.sla import jalali_format
+
+    fa, en = ESCALATION_TEXTS[level]
+    code = report.tracking_code
+    unit = report.service_area
+    lines = [
+        f"سامانه ۱۳۷ - گزارش {code}",
+        fa,
+        f"موضوع: {report.category.name_fa}",
+        f"واحد: {unit.unit_name_fa if unit else 'صف بررسی ۱۳۷'}",
+        f"مهلت: {jalali_format(due_at, lang='fa')}",
+        report_tracking_url(code=code, absolute=True),
+        "",
+        f"137 report {code}: {en}",
+        f"Category: {report.category.name_en or report.category.name_fa}; "
+        f"unit: {(unit.unit_name_en or unit.unit_name_fa) if unit else '137 triage queue'}; "
+        f"deadline: {jalali_format(due_at, lang='en')}.",
+    ]
+    body = "\n".join(lines)
+    messages = [
+        OutboxMessage(
+            report=report,
+            channel=OutboxMessage.Channel.EMAIL,
+            recipient=email,
+            subject=f"سامانه ۱۳۷ - ارجاع گزارش {code} / 137 escalation: report {code}",
+            body=body,
+        )
+        for email in dict.fromkeys(e.strip() for e in recipients if e and e.strip())
+    ]
+    outbox_queue(messages=messages)
+    return messages

@@ -38,3 +38,15 @@ def outbox_send(message_id: int) -> None:
     result = outbox_message_send(message_id=message_id)
     if result.retry:
         raise OutboxRetry(result.error)
+
+
+@app.periodic(cron="*/5 * * * *", periodic_id="sla_escalate")
+@app.task(name="issues.sla_escalate", queue="sla", queueing_lock="sla_escalate")
+def sla_escalate(timestamp: int) -> int:
+    """Every five minutes: escalate the reports not acknowledged in time (issues/workflow/escalation.py).
+    Each rung is written once whatever runs overlap (the unique constraint decides); the queueing
+    lock only keeps a slow run from piling up waiting copies. Returns how many rungs it wrote."""
+    # Imported here: the escalation imports issues.notifications, which imports this module.
+    from issues.workflow.escalation import reports_escalate
+
+    return len(reports_escalate(commit=True))

@@ -5,10 +5,13 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from districts.apis import DistrictListGeoJsonApi
+from issues.staff_api.views import StaffTokenApi
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("districts/", DistrictListGeoJsonApi.as_view(), name="district-list"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("auth/token/", StaffTokenApi.as_view(), name="auth-token"),
+    path("staff/", include("issues.staff_api.urls")),
     path("", include("issues.api.urls")),
 ]
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.functions import RandomUUID
 from django.utils.translation import gettext_lazy as _
 
 from districts.models import Department, District, RoutingRule, ServiceArea
@@ -148,11 +151,16 @@ class Report(models.Model):
     consent_contact = models.BooleanField(_("reporter agrees to be contacted"), default=False)
     # The citizen's private link (add information, confirm a fix) works by this token; only its
     # SHA-256 is kept, the token itself is shown to the reporter only (in the answer to the submission,
-    # or to a replay of it with the same idempotency key, from which it is then derived).
+    # or to a replay of it with the same idempotency key within the key's lifetime).
     private_token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    # A submission with an idempotency key: its random private token sealed (encrypted with a key
+    # derived from SECRET_KEY, issues/services/submission.py), so that a replay within the key's
+    # lifetime gets the same answer; emptied once that lifetime is over.
+    private_token_sealed = models.CharField(max_length=80, null=True, blank=True, editable=False)
     # A retried submission (a second tap, a flaky mobile network, an API client's retry) carries the
-    # same key and gets the same report back instead of a second one.
-    idempotency_key = models.CharField(max_length=128, unique=True, null=True, blank=True, editable=False)
+    # same key and gets the same report back instead of a second one. Stored as `<channel>:<key>`: each
+    # entrance has its own namespace, so no client can claim another entrance's key.
+    idempotency_key = models.CharField(max_length=200, unique=True, null=True, blank=True, editable=False)
     # SHA-256 of the whole submission (category, point, text, answers, contact, photo count): a retry
     # with the same key must be the same submission, or it is refused rather than taken for it.
     idempotency_fingerprint = models.CharField(max_length=64, blank=True, default="", editable=False)
@@ -206,6 +214,13 @@ class Report(models.Model):
                 fields=["acknowledge_due_at"],
                 name="report_awaiting_ack_due",
                 condition=models.Q(status__in=["received", "forwarded", "transferred", "reopened"]),
+            ),
+            # The sealed private tokens still kept (a day's worth at most), for the job that empties
+            # them when the replay window closes.
+            models.Index(
+                fields=["created_at"],
+                name="report_token_sealed",
+                condition=models.Q(private_token_sealed__isnull=False),
             ),
         ]
 
@@ -349,7 +364,11 @@ class ApiKey(models.Model):
 class OutboxMessage(models.Model):
     """A message to a citizen, written in the same transaction as the change it tells about and sent
     later by the worker, with retries: a report is never lost because the SMS gateway was down, and
-    no message goes out for a report whose transaction rolled back."""
+    no message goes out for a report whose transaction rolled back.
+
+    Sending takes a lease (issues/outbox.py): the row is marked `sending` until `lease_until`, the
+    gateway is called outside any transaction, and the outcome is recorded. A sender that dies
+    mid-send leaves the lease to expire, and the periodic requeue (issues/tasks.py) sends it again."""
 
     class Channel(models.TextChoices):
         SMS = "sms", "SMS"
@@ -357,6 +376,7 @@ class OutboxMessage(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", _("pending")
+        SENDING = "sending", _("sending")
         SENT = "sent", _("sent")
         FAILED = "failed", _("failed")
 
@@ -370,6 +390,13 @@ class OutboxMessage(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The current (or last) send: when it began, and until when no other sender may take the message.
+    sending_since = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # Sent to a gateway that accepts one (the HTTP SMS gateway's `Idempotency-Key` header): the same on
+    # every attempt, so a retry after a lost answer is not sent twice. Each row draws its own, existing
+    # rows included (the database's default).
+    idempotency_key = models.UUIDField(default=uuid.uuid4, db_default=RandomUUID(), editable=False)
 
 
 class RateCounter(models.Model):

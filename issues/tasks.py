@@ -8,11 +8,13 @@ Jobs are deferred in the same transaction as the rows they act on; see issues/no
 
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import transaction
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
-from issues.outbox import outbox_message_send
+from issues.outbox import OUTBOX_SEND_TASK, outbox_message_send, outbox_stalled_release
 
 
 class OutboxRetry(Exception):
@@ -32,7 +34,7 @@ OUTBOX_RETRY = (
 )
 
 
-@app.task(name="issues.outbox_send", queue="outbox", retry=OUTBOX_RETRY)
+@app.task(name=OUTBOX_SEND_TASK, queue="outbox", retry=OUTBOX_RETRY)
 def outbox_send(message_id: int) -> None:
     """Send one outbox message (idempotent: a message no longer pending is left alone)."""
     result = outbox_message_send(message_id=message_id)
@@ -50,3 +52,37 @@ def sla_escalate(timestamp: int) -> int:
     from issues.workflow.escalation import reports_escalate
 
     return len(reports_escalate(commit=True))
+
+
+# --- The outbox's periodic requeue ------------------------------------------------------------------
+
+
+@app.periodic(cron="* * * * *", periodic_id="outbox_requeue")
+@app.task(name="issues.outbox_requeue", queue="outbox", queueing_lock="outbox_requeue")
+async def outbox_requeue(timestamp: int) -> int:
+    """Every minute: no message is stranded by a worker that died mid-send. procrastinate's own
+    stalled jobs (a send job still `doing` on a worker whose heartbeat stopped) run again; messages
+    whose sender's lease ran out go back to pending; and every pending message that no job will send
+    gets one. Returns how many jobs it deferred."""
+    manager = app.job_manager
+    for job in await manager.get_stalled_jobs(queue="outbox", task_name=OUTBOX_SEND_TASK):
+        await manager.retry_job(job)
+    return await sync_to_async(_outbox_requeue)()
+
+
+@transaction.atomic
+def _outbox_requeue() -> int:
+    message_ids = outbox_stalled_release()
+    for message_id in message_ids:
+        outbox_send.defer(message_id=message_id)
+    return len(message_ids)
+
+
+@app.periodic(cron="17 * * * *", periodic_id="private_tokens_forget")
+@app.task(name="issues.private_tokens_forget", queue="outbox", queueing_lock="private_tokens_forget")
+def private_tokens_forget(timestamp: int) -> int:
+    """Every hour: the sealed private tokens kept for replays are emptied once the idempotency key's
+    lifetime is over (issues/services/submission.py)."""
+    from issues.services.submission import submission_tokens_forget
+
+    return submission_tokens_forget()

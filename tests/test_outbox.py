@@ -21,6 +21,7 @@ from procrastinate.contrib.django import app
 from procrastinate.contrib.django.django_connector import DjangoConnector
 from procrastinate.contrib.django.models import ProcrastinateJob
 from procrastinate.jobs import Job
+from procrastinate.periodic import PeriodicRegistry
 
 from districts.services import department_create
 from issues.models import Category, OutboxMessage, Report
@@ -239,9 +240,12 @@ class _Gateway(BaseHTTPRequestHandler):
     received: list[tuple[dict, str | None]] = []
     status = 200
 
+    idempotency_keys: list[str | None] = []
+
     def do_POST(self) -> None:  # noqa: N802 - the http.server API
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Gateway.received.append((json.loads(body), self.headers.get("Authorization")))
+        _Gateway.idempotency_keys.append(self.headers.get("Idempotency-Key"))
         self.send_response(_Gateway.status)
         self.end_headers()
         self.wfile.write(b"{}")
@@ -256,6 +260,7 @@ def gateway():
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     _Gateway.received.clear()
+    _Gateway.idempotency_keys.clear()
     yield f"http://127.0.0.1:{server.server_address[1]}/sms/send"
     server.shutdown()
     server.server_close()
@@ -277,6 +282,16 @@ def test_the_http_sms_backend_posts_to_the_gateway(category, settings, gateway):
     assert (message.status, message.attempts) == ("sent", 2)
     payload, auth = _Gateway.received[-1]
     assert payload["to"] == "09121234567" and code in payload["text"] and auth == "Bearer k-123"
+    # The retry carried the first attempt's idempotency key: a gateway that keeps keys sends it once
+    # even if it had accepted the first attempt and only its answer was lost.
+    assert _Gateway.idempotency_keys == [str(message.idempotency_key)] * 2
+
+
+def test_each_message_has_its_own_idempotency_key(category):
+    submit(category)
+    submit(category)
+    keys = list(OutboxMessage.objects.values_list("idempotency_key", flat=True))
+    assert len(keys) == 4 and len(set(keys)) == 4 and all(k is not None for k in keys)
 
 
 @pytest.mark.parametrize(
@@ -306,6 +321,8 @@ def worker(monkeypatch):
         connector = app.connector
         assert isinstance(connector, DjangoConnector)
         with_worker_connector = app.with_connector(connector.get_worker_connector())
+        # The periodic tasks (the outbox's requeue among them) are deferred only when a test runs them.
+        with_worker_connector.periodic_registry = PeriodicRegistry()
         with_worker_connector.run_worker(
             wait=False,
             queues=["outbox"],
@@ -334,3 +351,217 @@ def test_the_worker_sends_and_schedules_retries(category, settings, worker):
     assert email_job.status == "succeeded"
     # The failed job waits for its retry (8 s later): not run again by this pass of the worker.
     assert (sms_job.status, sms_job.attempts) == ("todo", 1) and sms_job.scheduled_at is not None
+
+
+# --- Sending under a lease: no lock held while the gateway works, no sender stuck, none lost ------
+
+
+class HangingSms:
+    """An SMS gateway that takes the message and never answers (until the test lets it go)."""
+
+    release = threading.Event()
+    delivered: list[str] = []
+
+    def send(self, *, to: str, text: str) -> None:
+        HangingSms.release.wait(5)
+        HangingSms.delivered.append(to)
+
+
+class SlowSms:
+    """A gateway that answers when the test says so; `entered` is set while it works."""
+
+    entered = threading.Event()
+    release = threading.Event()
+    calls = 0
+
+    def send(self, *, to: str, text: str) -> None:
+        SlowSms.calls += 1
+        SlowSms.entered.set()
+        assert SlowSms.release.wait(10), "the test never released the gateway"
+
+
+@pytest.fixture
+def committed():
+    """For tests whose rows are committed (a second connection must see them): the job rows are not
+    flushed with Django's tables."""
+    from django.db import connections
+
+    yield
+    with connections["default"].cursor() as cursor:
+        cursor.execute("DELETE FROM procrastinate_jobs")
+
+
+def in_thread(target, *args: object) -> tuple[threading.Thread, list]:
+    """Run `target` in a thread of its own (its own database connection, closed at the end)."""
+    from django.db import connections
+
+    out: list = []
+
+    def run() -> None:
+        try:
+            out.append(target(*args))
+        except BaseException as exc:  # handed to the test
+            out.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def test_every_gateway_call_has_a_deadline(settings):
+    from django.core.mail.backends.smtp import EmailBackend
+
+    # Django's SMTP connection waits for ever unless EMAIL_TIMEOUT says otherwise.
+    assert EmailBackend().timeout == settings.OPEN137_EMAIL_TIMEOUT > 0
+    assert 0 < settings.OPEN137_OUTBOX_SEND_TIMEOUT_SECONDS < settings.OPEN137_OUTBOX_LEASE_SECONDS
+
+
+def test_a_hanging_gateway_is_cut_by_the_timeout_and_the_message_retried(category, settings):
+    import time
+
+    settings.OPEN137_SMS_BACKEND = "tests.test_outbox.HangingSms"
+    settings.OPEN137_OUTBOX_SEND_TIMEOUT_SECONDS = 0.3
+    HangingSms.release.clear()
+    HangingSms.delivered.clear()
+    submit(category, reporter_email="")
+    (message,) = OutboxMessage.objects.all()
+
+    started = time.monotonic()
+    with pytest.raises(OutboxRetry, match="GatewayTimeout"):
+        outbox_send(message.pk)  # the job gives up on the call and is retried later
+    assert time.monotonic() - started < 3
+    message.refresh_from_db()
+    assert (message.status, message.attempts, message.lease_until) == ("pending", 1, None)
+    assert "did not answer within 0.3 s" in message.last_error
+    HangingSms.release.set()  # the stalled call ends some time later
+
+    settings.OPEN137_SMS_BACKEND = "tests.test_outbox.CountingSms"
+    CountingSms.sent.clear()
+    outbox_send(message.pk)  # the retry
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("sent", 2) and len(CountingSms.sent) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_lock_is_held_while_the_gateway_works_and_a_second_sender_leaves_it(category, settings, committed):
+    settings.OPEN137_SMS_BACKEND = "tests.test_outbox.SlowSms"
+    SlowSms.entered.clear()
+    SlowSms.release.clear()
+    SlowSms.calls = 0
+    submit(category, reporter_email="")  # committed: the sender's own connection sees it
+    (message,) = OutboxMessage.objects.all()
+
+    sender, out = in_thread(lambda: outbox_message_send(message_id=message.pk))
+    try:
+        assert SlowSms.entered.wait(5)
+        # While the gateway works, another connection reads and updates the row without waiting.
+        with transaction.atomic():
+            row = OutboxMessage.objects.select_for_update(nowait=True).get(pk=message.pk)
+            assert (row.status, row.attempts) == ("sending", 1) and row.lease_until and row.sending_since
+            OutboxMessage.objects.filter(pk=message.pk).update(subject="read during the send")
+        # A second sender (another worker, the command) finds it leased and leaves it.
+        second = outbox_message_send(message_id=message.pk)
+        assert second.busy and second.status == "sending" and not second.sent_now and not second.retry
+        assert SlowSms.calls == 1
+    finally:
+        SlowSms.release.set()
+        sender.join(10)
+    (result,) = out
+    assert result.sent_now and result.status == "sent"
+    message.refresh_from_db()
+    assert (message.status, message.attempts, message.lease_until) == ("sent", 1, None)
+    assert SlowSms.calls == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sender_skips_a_message_another_is_taking_rather_than_wait(category, settings, committed):
+    settings.OPEN137_SMS_BACKEND = "tests.test_outbox.CountingSms"
+    CountingSms.sent.clear()
+    submit(category, reporter_email="")
+    (message,) = OutboxMessage.objects.all()
+    locked, unlock = threading.Event(), threading.Event()
+
+    def hold_the_row() -> None:  # another sender, in the middle of taking the message
+        with transaction.atomic():
+            OutboxMessage.objects.select_for_update().get(pk=message.pk)
+            locked.set()
+            unlock.wait(8)
+
+    holder, _ = in_thread(hold_the_row)
+    try:
+        assert locked.wait(5)
+        sender, out = in_thread(lambda: outbox_message_send(message_id=message.pk))
+        sender.join(4)
+        assert not sender.is_alive(), "the second sender waited for the lock (no SKIP LOCKED)"
+        (result,) = out
+        assert result.busy and not result.sent_now and not result.retry and CountingSms.sent == []
+    finally:
+        unlock.set()
+        holder.join(10)
+    # Once the other one is done (here: it let go without sending), the message is sent.
+    assert outbox_message_send(message_id=message.pk).sent_now and len(CountingSms.sent) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_whose_worker_died_mid_send_is_sent_by_the_periodic_requeue(category, settings, worker):
+    from datetime import timedelta
+
+    from asgiref.sync import async_to_sync
+    from django.db import connection
+    from django.utils import timezone
+
+    from issues.tasks import outbox_requeue
+
+    settings.OPEN137_SMS_BACKEND = "tests.test_outbox.CountingSms"
+    CountingSms.sent.clear()
+    code = submit(category).report.tracking_code
+    email = OutboxMessage.objects.get(channel="email")
+    sms = OutboxMessage.objects.get(channel="sms")
+    (email_job,) = jobs_for([email])
+    (sms_job,) = jobs_for([sms])
+    # The e-mail's worker was killed during the SMTP call: the row is `sending`, its lease ran out,
+    # and its job stays `doing` with no live worker.
+    before = timezone.now() - timedelta(minutes=5)
+    OutboxMessage.objects.filter(pk=email.pk).update(
+        status="sending", attempts=1, sending_since=before, lease_until=before + timedelta(seconds=120)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE procrastinate_jobs SET status = 'doing' WHERE id = %s", [email_job.id])
+        # The SMS's job is gone (a sender that found it busy ended its job, then that sender died).
+        cursor.execute("DELETE FROM procrastinate_jobs WHERE id = %s", [sms_job.id])
+
+    worker()  # nothing to run: both messages are stranded
+    assert len(mail.outbox) == 0 and CountingSms.sent == []
+
+    assert (
+        async_to_sync(outbox_requeue.func)(timestamp=0) == 1
+    )  # one new job (the SMS's); the e-mail's retried
+    email.refresh_from_db()
+    assert email.status == "pending"
+    worker()
+    email.refresh_from_db()
+    sms.refresh_from_db()
+    assert (email.status, email.attempts) == ("sent", 2) and code in mail.outbox[0].body
+    assert (sms.status, sms.attempts) == ("sent", 1) and len(CountingSms.sent) == 1
+    # Nothing left to requeue, and a second run defers nothing.
+    assert async_to_sync(outbox_requeue.func)(timestamp=0) == 0
+
+
+def test_a_lease_that_ran_out_on_the_last_attempt_fails_the_message(category, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.OPEN137_SMS_BACKEND = "tests.test_outbox.CountingSms"
+    CountingSms.sent.clear()
+    submit(category, reporter_email="")
+    (message,) = OutboxMessage.objects.all()
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        status="sending", attempts=5, lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    result = outbox_message_send(message_id=message.pk)
+    message.refresh_from_db()
+    assert (result.status, message.status, message.attempts) == ("failed", "failed", 5)
+    assert "may not have gone out" in message.last_error and CountingSms.sent == []

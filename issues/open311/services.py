@@ -114,8 +114,9 @@ def open311_request_submit(
             attributes=dict(attributes or {}),
             photos=photos,
             # A retry from the same client with the same key gets the same report; keys are scoped to
-            # the client, so two clients cannot collide.
-            idempotency_key=f"open311:{api_key.pk}:{idempotency_key}" if idempotency_key else None,
+            # the client (stored as `open311:<API key id>:<key>`, report_submit adding the channel), so
+            # two clients cannot collide, nor a client of another entrance.
+            idempotency_key=f"{api_key.pk}:{idempotency_key}" if idempotency_key else None,
         )
         if submission.created:
             extra = {

@@ -5,6 +5,7 @@ reporter told. Every entrance (web form, report API, Open311, the 137 call scree
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -12,6 +13,7 @@ import secrets
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, cast
 
 from django.conf import settings
@@ -20,6 +22,8 @@ from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from districts.selectors import Routing, route_point
@@ -35,7 +39,7 @@ from issues.validation import CleanSubmission, submission_clean
 class ReportSubmission:
     report: Report
     # The reporter's private token, in clear only in the answer to the request that created the report
-    # and to a replay of that request (same idempotency key, same submission).
+    # and to a replay of that request (same idempotency key, same submission, within the key's lifetime).
     private_token: str | None
     created: bool
     # How the new report was routed (None on a replay: read it from the stored report).
@@ -45,14 +49,71 @@ class ReportSubmission:
 MAX_PHOTOS = 3
 
 
-def private_token_for_key(idempotency_key: str) -> str:
-    """The private token of a submission sent with an idempotency key, derived from the key: a retry
-    of the same submission (its answer lost to a flaky network) gets the same private link again,
-    and only the token's hash is stored, as for a random one."""
-    digest = hmac.new(
-        settings.SECRET_KEY.encode(), f"private-token:{idempotency_key}".encode(), hashlib.sha256
-    ).digest()
-    return base64.urlsafe_b64encode(digest).decode()[:24]
+# A submission with an idempotency key gets a random private token like any other; a replay of it
+# within the key's lifetime (OPEN137_IDEMPOTENCY_REPLAY_SECONDS) gets the same token back, as payment
+# APIs keep a key's first answer. So the report keeps the token for that long, sealed: XORed with a
+# pad that is an HMAC of SECRET_KEY over a random 16-byte nonce (a one-time pad from a PRF: nobody
+# who reads the database without SECRET_KEY learns anything of the token), and stores the nonce and
+# the masked token. The token's hash, already stored, checks what unsealing gives: a wrong secret or
+# an altered row gives no token. The threat: a leaked backup, a read-only SQL role or a log of keys
+# must not open reports; with SECRET_KEY as well, only the last day's tokens could be read (they are
+# emptied after it), where a token derived from the key opened every report ever sent with one.
+_SEAL_SALT = "open137.issues.private-token-seal"
+_SEAL_VERSION = "v1:"
+_SEAL_NONCE_BYTES = 16
+
+
+def _seal_pad(nonce: bytes, *, secret: str | bytes) -> bytes:
+    return salted_hmac(_SEAL_SALT, nonce, secret=secret, algorithm="sha256").digest()
+
+
+def private_token_seal(token: str) -> str:
+    """The token, encrypted for the report row (see above)."""
+    plain = token.encode("ascii")
+    nonce = secrets.token_bytes(_SEAL_NONCE_BYTES)
+    pad = _seal_pad(nonce, secret=settings.SECRET_KEY)
+    if len(plain) > len(pad):
+        raise ValueError("A private token is at most 32 bytes.")
+    masked = bytes(a ^ b for a, b in zip(plain, pad, strict=False))
+    return _SEAL_VERSION + base64.urlsafe_b64encode(nonce + masked).decode()
+
+
+def private_token_unseal(sealed: str, *, token_hash_stored: str) -> str | None:
+    """The token sealed by private_token_seal, if it is the one whose hash the report keeps; under
+    SECRET_KEY or one of SECRET_KEY_FALLBACKS (a key being rotated)."""
+    if not sealed.startswith(_SEAL_VERSION) or not token_hash_stored:
+        return None
+    try:
+        data = base64.urlsafe_b64decode(sealed[len(_SEAL_VERSION) :])
+    except (ValueError, binascii.Error):
+        return None
+    nonce, masked = data[:_SEAL_NONCE_BYTES], data[_SEAL_NONCE_BYTES:]
+    for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]:
+        pad = _seal_pad(nonce, secret=secret)
+        plain = bytes(a ^ b for a, b in zip(masked, pad, strict=False))
+        try:
+            token = plain.decode("ascii")
+        except UnicodeDecodeError:
+            continue
+        if hmac.compare_digest(token_hash(token), token_hash_stored):
+            return token
+    return None
+
+
+def submission_tokens_forget() -> int:
+    """Empty the sealed tokens whose replay window has closed (the hourly job); returns how many."""
+    cutoff = timezone.now() - timedelta(seconds=settings.OPEN137_IDEMPOTENCY_REPLAY_SECONDS)
+    return Report.objects.filter(private_token_sealed__isnull=False, created_at__lt=cutoff).update(
+        private_token_sealed=None
+    )
+
+
+def idempotency_key_scoped(*, channel: str, key: str | None) -> str | None:
+    """A client's idempotency key as stored: `<channel>:<key>`. Every entrance has its own namespace
+    (the web form `web:`, the report API `api:`, Open311 `open311:<API key id>:`), and a client's key
+    is always prefixed on our side, so a key sent to one entrance, whatever it looks like (an API
+    client's `open311:1:x`), never meets another entrance's."""
+    return f"{channel}:{key}" if key else None
 
 
 def _submission_fingerprint(
@@ -110,6 +171,9 @@ def report_submit(
     web form, the API and Open311), routed, photos stored, the reporter told by SMS or e-mail through
     the outbox. The same idempotency key with the same submission gives the same report back.
 
+    `idempotency_key`: the client's key as it sent it; it is stored in the namespace of `channel`
+    (idempotency_key_scoped), so each entrance's keys are its own.
+
     `routing`: the location already routed for the category's department (an entrance that routed it
     while checking the point), so it is not looked up twice."""
     from issues import notifications
@@ -134,6 +198,7 @@ def report_submit(
         errors["photos"] = [ValidationError(_("At most %(n)d photos.") % {"n": MAX_PHOTOS})]
     if errors:
         raise ValidationError(errors)
+    idempotency_key = idempotency_key_scoped(channel=channel, key=idempotency_key)
     # Only a submission with an idempotency key can be a retry to compare with the first copy.
     fingerprint = (
         _submission_fingerprint(
@@ -152,7 +217,8 @@ def report_submit(
         return replay
     # Photos are decoded and cleaned before anything is written: a bad file refuses the whole report.
     processed = [photo_store.photo_process(upload=upload) for upload in photos]
-    token = private_token_for_key(idempotency_key) if idempotency_key else secrets.token_urlsafe(18)
+    token = secrets.token_urlsafe(18)
+    sealed = private_token_seal(token) if idempotency_key else None
     if location is None and category.location_required:
         raise ValidationError({"location": [_("This category needs a location on the map.")]})
     # Routing only reads: done before the transaction opens, so the transaction stays short.
@@ -188,6 +254,7 @@ def report_submit(
                     consent_contact=consent_contact,
                     attributes=clean.attributes,
                     private_token_hash=token_hash(token),
+                    private_token_sealed=sealed,
                     idempotency_key=idempotency_key or None,
                     idempotency_fingerprint=fingerprint,
                     open311_token=secrets.token_hex(16),
@@ -218,16 +285,13 @@ def _replay_if_known(
     existing = Report.objects.filter(idempotency_key=idempotency_key).first()
     if existing is None:
         return None
-    return _idempotent_replay(
-        existing, category=category, idempotency_key=idempotency_key, fingerprint=fingerprint, clean=clean
-    )
+    return _idempotent_replay(existing, category=category, fingerprint=fingerprint, clean=clean)
 
 
 def _idempotent_replay(
     report: Report,
     *,
     category: Category,
-    idempotency_key: str,
     fingerprint: str,
     clean: CleanSubmission,
 ) -> ReportSubmission:
@@ -241,10 +305,12 @@ def _idempotent_replay(
             {"idempotency_key": [_("This idempotency key was already used for a different report.")]},
             code="idempotency_conflict",
         )
-    token = private_token_for_key(idempotency_key)
-    # Only a token derived from this key opens the report (not one made at random, nor under an
-    # earlier SECRET_KEY): otherwise the replay carries no private link.
-    opens = bool(report.private_token_hash) and hmac.compare_digest(
-        token_hash(token), report.private_token_hash or ""
-    )
-    return ReportSubmission(report=report, private_token=token if opens else None, created=False)
+    # The first answer's private token, while the key lives (then the report alone: the link went to
+    # the reporter with the first answer, and by SMS or e-mail if they left a contact).
+    token = None
+    window = timedelta(seconds=settings.OPEN137_IDEMPOTENCY_REPLAY_SECONDS)
+    if report.private_token_sealed and report.created_at >= timezone.now() - window:
+        token = private_token_unseal(
+            report.private_token_sealed, token_hash_stored=report.private_token_hash or ""
+        )
+    return ReportSubmission(report=report, private_token=token, created=False)

@@ -74,7 +74,10 @@ def test_scope_a_manager_and_a_unit_of_another_district_get_not_found(city, staf
             report_transition(report=report, action="acknowledge", actor=outsider)
     # The region's manager acts on a report of its sub-district.
     sub = _pothole(city, where="s11")
-    assert report_transition(report=sub, action="acknowledge", actor=staff.manager_r1).report.status == "acknowledged"
+    assert (
+        report_transition(report=sub, action="acknowledge", actor=staff.manager_r1).report.status
+        == "acknowledged"
+    )
 
 
 def test_roles_that_may_not_take_an_action_are_refused(city, staff):
@@ -108,10 +111,16 @@ def test_triage_routing_transfer_and_duplicate(city, staff):
         report_transition(report=lost, action="route", actor=staff.manager_r1, service_area=city.areas.r1)
     with pytest.raises(ActionForbidden):  # an operator sees it, but routing is the supervisors'
         report_transition(report=lost, action="route", actor=staff.operator, service_area=city.areas.r1)
-    routed = report_transition(report=lost, action="route", actor=staff.supervisor, service_area=city.areas.r2)
+    routed = report_transition(
+        report=lost, action="route", actor=staff.supervisor, service_area=city.areas.r2
+    )
     assert routed.report.status == "forwarded" and routed.report.service_area == city.areas.r2
     moved = report_transition(
-        report=routed.report, action="transfer", actor=staff.supervisor, service_area=city.areas.r1, note="wrong unit"
+        report=routed.report,
+        action="transfer",
+        actor=staff.supervisor,
+        service_area=city.areas.r1,
+        note="wrong unit",
     )
     assert moved.report.status == "transferred" and moved.event.data["from_service_area"] == "roads-r2"
 
@@ -125,10 +134,16 @@ def test_triage_routing_transfer_and_duplicate(city, staff):
 def test_an_internal_note_stays_off_the_public_timeline(city, staff):
     report = _pothole(city)
     result = report_transition(
-        report=report, action="acknowledge", actor=staff.unit_r1, note="call the contractor", internal_note=True
+        report=report,
+        action="acknowledge",
+        actor=staff.unit_r1,
+        note="call the contractor",
+        internal_note=True,
     )
     assert result.event.public and result.event.note == ""
-    assert [e.note for e in result.extra_events] == ["call the contractor"] and not result.extra_events[0].public
+    assert [e.note for e in result.extra_events] == ["call the contractor"] and not result.extra_events[
+        0
+    ].public
 
 
 def test_done_reports_are_sampled_for_a_137_check(city, staff, settings):
@@ -173,3 +188,26 @@ def test_the_inbox_in_scope_pages_by_cursor_and_hides_contacts_from_units(city, 
     detail = staff_report_detail(scope=center, code=mine[0].tracking_code)
     assert detail["reporter_phone"] == "+989121234567" and detail["actions"] == []
     assert staff_report_detail(scope=scope, code=mine[0].tracking_code)["actions"][:1] == ["acknowledge"]
+
+
+def test_an_open311_clients_details_reach_the_137_centre_only(city, staff):
+    from issues import events
+    from issues.workflow.inbox import staff_report_detail
+    from issues.workflow.scope import staff_scope
+
+    report = _pothole(city)
+    events.client_details_event(
+        report=report, details={"device_id": "dev-9", "account_id": "acct-1"}, note=""
+    )
+    for user, sees in ((staff.operator, True), (staff.manager_r1, False), (staff.unit_r1, False)):
+        detail = staff_report_detail(scope=staff_scope(user=user), code=report.tracking_code)
+        data = [e["data"] for e in detail["timeline"] if e["kind"] == "client_details"][0]
+        assert ("dev-9" in str(data)) is sees
+
+
+def test_validation_errors_carry_their_codes(city, staff):
+    report = _pothole(city)
+    report_transition(report=report, action="acknowledge", actor=staff.unit_r1)
+    with pytest.raises(ValidationError) as no_photo:
+        report_transition(report=report, action="done", actor=staff.unit_r1, note="done")
+    assert no_photo.value.error_dict["photos"][0].code == "photo_required"

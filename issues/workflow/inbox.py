@@ -220,6 +220,12 @@ def staff_report_detail(*, scope: StaffScope, code: str) -> dict[str, Any] | Non
             "data",
         )
     )
+    if not scope.sees_contacts:
+        # What an Open311 client sent about its user (device, account) is personal data, as the
+        # contacts are: the 137 centre's alone.
+        for event in row["timeline"]:
+            if event["kind"] == ReportEvent.Kind.CLIENT_DETAILS:
+                event["data"] = {}
     row["photos"] = [
         {"url": photo_url(p["image"]), "kind": p["kind"], "width": p["width"], "height": p["height"]}
         for p in ReportPhoto.objects.filter(report_id=row["id"])

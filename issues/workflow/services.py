@@ -84,6 +84,11 @@ class TransitionResult:
     feedback_token: str | None = None
 
 
+def _invalid(field: str, message: str, *, code: str) -> ValidationError:
+    """A field's error with its machine-readable code on the message, where Django keeps codes."""
+    return ValidationError({field: [ValidationError(message, code=code)]})
+
+
 def _current(report: Report) -> dict[str, Any]:
     return {"status": report.status, "version": report.version}
 
@@ -102,11 +107,11 @@ def _actor_role(*, actor: AbstractBaseUser | None, as_role: str | None) -> tuple
 def _text(value: str, *, name: str, required: bool = False) -> str:
     value = (value or "").strip()
     if "\x00" in value:
-        raise ValidationError({name: [_("Text cannot hold a NUL character.")]}, code="invalid")
+        raise _invalid(name, _("Text cannot hold a NUL character."), code="invalid")
     if required and not value:
-        raise ValidationError({name: [_("This is required.")]}, code="required")
+        raise _invalid(name, _("This is required."), code="required")
     if len(value) > NOTE_MAX:
-        raise ValidationError({name: [_("At most %(n)d characters.") % {"n": NOTE_MAX}]}, code="too_long")
+        raise _invalid(name, _("At most %(n)d characters.") % {"n": NOTE_MAX}, code="too_long")
     return value
 
 
@@ -135,9 +140,8 @@ def report_transition(
     from issues import photos as photo_store
 
     if action not in table.ACTIONS:
-        raise ValidationError(
-            {"action": [_("Unknown action “%(action)s”.") % {"action": str(action)[:40]}]},
-            code="unknown_action",
+        raise _invalid(
+            "action", _("Unknown action “%(action)s”.") % {"action": str(action)[:40]}, code="unknown_action"
         )
     role, scope = _actor_role(actor=actor, as_role=as_role)
     if scope is not None and not report_in_scope(scope=scope, report=report):
@@ -156,12 +160,11 @@ def report_transition(
     processed = []
     if action == "done":
         if not photos:
-            raise ValidationError(
-                {"photos": [_("A work report needs at least one photo of the work done.")]},
-                code="photo_required",
+            raise _invalid(
+                "photos", _("A work report needs at least one photo of the work done."), code="photo_required"
             )
         if len(photos) > WORK_PHOTOS_MAX:
-            raise ValidationError({"photos": [_("At most %(n)d photos.") % {"n": WORK_PHOTOS_MAX}]})
+            raise _invalid("photos", _("At most %(n)d photos.") % {"n": WORK_PHOTOS_MAX}, code="invalid")
         processed = [photo_store.photo_process(upload=upload) for upload in photos]
     with photo_store.photo_files_undone_on_error(), transaction.atomic():
         locked = Report.objects.select_for_update(of=("self",)).get(pk=report.pk)
@@ -229,11 +232,12 @@ def _no_status_change(
         return TransitionResult(report=report, event=event)
     # assign: to a member of staff who may see the report (a unit's own staff, in practice).
     if assignee is None:
-        raise ValidationError({"assignee": [_("Choose who to assign it to.")]}, code="required")
+        raise _invalid("assignee", _("Choose who to assign it to."), code="required")
     assignee_scope = staff_scope(user=assignee)
     if assignee_scope is None or not report_in_scope(scope=assignee_scope, report=report):
-        raise ValidationError(
-            {"assignee": [_("%(user)s cannot see this report.") % {"user": assignee.get_username()}]},
+        raise _invalid(
+            "assignee",
+            _("%(user)s cannot see this report.") % {"user": assignee.get_username()},
             code="assignee_out_of_scope",
         )
     report.assigned_to = assignee  # type: ignore[assignment]
@@ -265,11 +269,9 @@ def _status_change(
     extra: list[ReportEvent] = []
     if action in ("route", "transfer"):
         if service_area is None or not service_area.active:
-            raise ValidationError({"service_area": [_("Choose an active unit.")]}, code="required")
+            raise _invalid("service_area", _("Choose an active unit."), code="required")
         if service_area.pk == report.service_area_id and action == "transfer":
-            raise ValidationError(
-                {"service_area": [_("The report is already with this unit.")]}, code="same_unit"
-            )
+            raise _invalid("service_area", _("The report is already with this unit."), code="same_unit")
         data["from_service_area"] = report.service_area.code if report.service_area else None
         data["service_area"] = service_area.code
         report.service_area = service_area
@@ -289,13 +291,9 @@ def _status_change(
         data["service_area"] = report.service_area.code if report.service_area else None
     if action == "refer":
         if referred_to not in table.REFERRAL_TARGETS:
-            raise ValidationError(
-                {
-                    "referred_to": [
-                        _("Choose where it is referred: %(list)s.")
-                        % {"list": ", ".join(table.REFERRAL_TARGETS)}
-                    ]
-                },
+            raise _invalid(
+                "referred_to",
+                _("Choose where it is referred: %(list)s.") % {"list": ", ".join(table.REFERRAL_TARGETS)},
                 code="required",
             )
         report.referred_to = referred_to
@@ -353,13 +351,13 @@ def _merge_into(
     """Carry a duplicate's supporters over to the report it duplicates: its "me too"s (each client
     once) and its reporter, as one supporter more."""
     if target is None:
-        raise ValidationError(
-            {"duplicate_of": [_("Give the tracking code of the report it duplicates.")]}, code="required"
+        raise _invalid(
+            "duplicate_of", _("Give the tracking code of the report it duplicates."), code="required"
         )
     if target.pk == report.pk or target.duplicate_of_id == report.pk:
-        raise ValidationError({"duplicate_of": [_("A report cannot duplicate itself.")]}, code="invalid")
+        raise _invalid("duplicate_of", _("A report cannot duplicate itself."), code="invalid")
     if target.status == ReportStatus.DUPLICATE:
-        raise ValidationError({"duplicate_of": [_("That report is itself a duplicate.")]}, code="invalid")
+        raise _invalid("duplicate_of", _("That report is itself a duplicate."), code="invalid")
     target = Report.objects.select_for_update(of=("self",)).get(pk=target.pk)
     existing = set(ReportSupport.objects.filter(report=target).values_list("fingerprint", flat=True))
     moved = 0

@@ -33,7 +33,16 @@ from geo.srid import GEO_SRID
 from geo.text import normalize_digits
 from issues.filters import ReportFilters
 from issues.formats import token_hash
-from issues.models import OPEN_STATUSES, Category, CategoryAttribute, Report, ReportEvent, ReportPhoto
+from issues.models import (
+    OPEN_STATUSES,
+    Category,
+    CategoryAttribute,
+    Report,
+    ReportAccessToken,
+    ReportEvent,
+    ReportPhoto,
+    SatisfactionRating,
+)
 from open137.db import fetchone_prepared, sql_substituted
 
 # Every submission starts with its category: a prepared statement built from the models' own
@@ -109,11 +118,25 @@ def report_tracking_url(*, code: str, absolute: bool = False) -> str:
 
 
 def report_private_token_valid(*, report: Report, token: str | None) -> bool:
-    """Whether `token` is the reporter's private token for this report (the private link's `t`).
-    Only the token's hash is stored; the comparison takes the same time however much of it matches."""
-    if not token or not report.private_token_hash:
+    """Whether `token` is one of the reporter's private tokens for this report (the private link's
+    `t`): the one given at submission, or one sent later with a message (the link to confirm the work
+    when the unit reports it done, the link to rate when it is closed: ReportAccessToken). Only the
+    tokens' hashes are stored; the first comparison takes the same time however much of it matches,
+    and the others look the hash up (a hash of a guess tells nothing about the token)."""
+    if not token or len(token) > 200:
         return False
-    return hmac.compare_digest(token_hash(token), report.private_token_hash)
+    try:
+        digest = token_hash(token)
+    except UnicodeEncodeError:  # a lone surrogate from a JSON "\ud800": no token has one
+        return False
+    if report.private_token_hash and hmac.compare_digest(digest, report.private_token_hash):
+        return True
+    return ReportAccessToken.objects.filter(report_id=report.pk, token_hash=digest).exists()
+
+
+def report_rated(*, report: Report) -> bool:
+    """Whether the reporter has rated the service on this report (they may do so once)."""
+    return SatisfactionRating.objects.filter(report_id=report.pk).exists()
 
 
 def report_by_code(*, code: str) -> Report | None:

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from districts.selectors import DistrictSearchMatch, district_search, point_from_lat_lon
 from geo.coords import CoordinateError
 from geo.srid import GEO_SRID
-from issues.models import CategoryAttribute, MessageKind
+from issues.models import CategoryAttribute, MessageKind, SatisfactionRating
 from issues.selectors import tracking_code_normalize
 from issues.services.submission import MAX_PHOTOS
 from issues.services.tracking import TRACKING_LENGTH
@@ -319,4 +319,35 @@ class FeedbackForm(CitizenForm):
     note = forms.CharField(
         label=_("Anything to add?"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
     )
+    t = forms.CharField(widget=forms.HiddenInput)
+
+
+class RatingForm(CitizenForm):
+    """The reporter's rating once the report is closed (issues.workflow.citizen.report_rate)."""
+
+    score = forms.TypedChoiceField(
+        label=_("How satisfied are you with how your report was handled?"),
+        choices=[
+            ("5", _("5: very satisfied")),
+            ("4", _("4: satisfied")),
+            ("3", _("3: neither satisfied nor dissatisfied")),
+            ("2", _("2: dissatisfied")),
+            ("1", _("1: very dissatisfied")),
+        ],
+        coerce=int,
+        widget=forms.RadioSelect,
+    )
+    reasons = forms.MultipleChoiceField(
+        label=_("What is your rating about?"),
+        choices=SatisfactionRating.Reason.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    comment = forms.CharField(
+        label=_("Comment"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    t = forms.CharField(widget=forms.HiddenInput)
+
+
+class StopMessagesForm(CitizenForm):
     t = forms.CharField(widget=forms.HiddenInput)

@@ -13,5 +13,7 @@ urlpatterns = [
     path("track/<str:code>/", views.track, name="track"),
     path("track/<str:code>/info/", views.track_info, name="track_info"),
     path("track/<str:code>/feedback/", views.track_feedback, name="track_feedback"),
+    path("track/<str:code>/rating/", views.track_rating, name="track_rating"),
+    path("track/<str:code>/stop-messages/", views.track_stop_messages, name="track_stop_messages"),
     path("track/<str:code>/support/", views.track_support, name="track_support"),
 ]

@@ -33,6 +33,7 @@ from issues.selectors import (
     report_private_token_valid,
     report_public_get,
     report_public_timeline,
+    report_rated,
     report_tracking_url,
 )
 from issues.services.citizen import (
@@ -49,7 +50,17 @@ from issues.throttling import (
     client_fingerprint,
     throttle_wait,
 )
-from maps.forms import AddInfoForm, FeedbackForm, ReportForm, TrackLookupForm, attribute_field_name
+from issues.workflow.citizen import RATING_STATUSES, report_messages_stop, report_rate
+from issues.workflow.services import TransitionConflict
+from maps.forms import (
+    AddInfoForm,
+    FeedbackForm,
+    RatingForm,
+    ReportForm,
+    StopMessagesForm,
+    TrackLookupForm,
+    attribute_field_name,
+)
 
 # The private token travels from the POST that created the report to the thank-you page in the
 # session, and nowhere else: it is shown once and never written into a public page or URL log.
@@ -322,6 +333,7 @@ def _timeline_label(item: dict[str, Any]) -> str:
         "citizen_info": _("The reporter added information"),
         "fixed": _("The reporter says the problem is fixed"),
         "not_fixed": _("The reporter says the problem is not fixed"),
+        "rated": _("The reporter rated the service"),
     }
     if what == "status":
         return _("Status: %(status)s") % {"status": _status_label(item["status"])}
@@ -335,6 +347,7 @@ def _track_render(
     token: str | None,
     info_form: AddInfoForm | None = None,
     feedback_form: FeedbackForm | None = None,
+    rating_form: RatingForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     public = report_public_get(code=report.tracking_code)
@@ -347,6 +360,11 @@ def _track_render(
         info_form = info_form or AddInfoForm(initial={"t": token})
         if report.status in FEEDBACK_STATUSES:
             feedback_form = feedback_form or FeedbackForm(initial={"t": token})
+    # The rating is asked once the work is over, and only once (a form sent back with its errors is
+    # shown again whatever they are).
+    rated = private and report_rated(report=report)
+    if rating_form is None and private and report.status in RATING_STATUSES and not rated:
+        rating_form = RatingForm(initial={"t": token})
     status_value = public["status"]
     # The main line of a report's life is shown as steps; a side exit (transferred, duplicate,
     # referred outside, ...) is shown as a status without steps.
@@ -369,6 +387,12 @@ def _track_render(
         "token": token if private else "",
         "info_form": info_form if private else None,
         "feedback_form": feedback_form if private else None,
+        "rating_form": rating_form if private else None,
+        "rated": rated,
+        "stop_form": StopMessagesForm(initial={"t": token})
+        if private and not report.messages_stopped
+        else None,
+        "messages_stopped": report.messages_stopped,
         "max_photos": MAX_PHOTOS,
     }
     response = render(request, "maps/track.html", context, status=status)
@@ -399,10 +423,24 @@ def track(request: HttpRequest, code: str) -> HttpResponse:
     return _track_render(request, report, token=request.GET.get("t"))
 
 
+# Each private-link form and the name the tracking page gives it.
+PrivateForm = AddInfoForm | FeedbackForm | RatingForm | StopMessagesForm
+_FORM_NAMES: dict[type[PrivateForm], str] = {
+    AddInfoForm: "info_form",
+    FeedbackForm: "feedback_form",
+    RatingForm: "rating_form",
+}
+
+
+def _form_context(form: PrivateForm) -> dict[str, Any]:
+    name = _FORM_NAMES.get(type(form))
+    return {name: form} if name else {}
+
+
 def _private_post(
     request: HttpRequest,
     code: str,
-    form_class: type[AddInfoForm] | type[FeedbackForm],
+    form_class: type[PrivateForm],
     write: Callable[[Report, dict[str, Any]], object],
     done_message: str,
 ) -> HttpResponse:
@@ -430,8 +468,9 @@ def _private_post(
             % {"minutes": max(1, round(wait / 60))},
         )
         typed = {name: request.POST.get(name, "") for name in form_class.base_fields if name != "photos"}
-        refused = form_class(initial=typed)
-        forms = {"info_form": refused} if isinstance(refused, AddInfoForm) else {"feedback_form": refused}
+        if "reasons" in form_class.base_fields:
+            typed["reasons"] = request.POST.getlist("reasons")  # type: ignore[assignment]
+        forms = _form_context(form_class(initial=typed))
         response = _track_render(request, report, token=token, status=429, **forms)
         response["Retry-After"] = str(wait)
         return response
@@ -439,6 +478,8 @@ def _private_post(
     if form.is_valid():
         try:
             write(report, form.cleaned_data)
+        except TransitionConflict as exc:  # the report moved on since the page was shown
+            form.add_error(None, exc.message)
         except ValidationError as exc:
             for key, errors in getattr(exc, "message_dict", {None: exc.messages}).items():
                 for message in errors:
@@ -446,8 +487,7 @@ def _private_post(
         else:
             messages.success(request, done_message)
             return _private_redirect(report, token)
-    forms = {"info_form": form} if isinstance(form, AddInfoForm) else {"feedback_form": form}
-    return _track_render(request, report, token=token, status=400, **forms)
+    return _track_render(request, report, token=token, status=400, **_form_context(form))
 
 
 @never_cache
@@ -471,6 +511,32 @@ def track_feedback(request: HttpRequest, code: str) -> HttpResponse:
         FeedbackForm,
         lambda report, data: report_citizen_feedback(report=report, fixed=data["fixed"], note=data["note"]),
         _("Thank you for telling us."),
+    )
+
+
+@never_cache
+@require_POST
+def track_rating(request: HttpRequest, code: str) -> HttpResponse:
+    return _private_post(
+        request,
+        code,
+        RatingForm,
+        lambda report, data: report_rate(
+            report=report, score=data["score"], reasons=data["reasons"], comment=data["comment"]
+        ),
+        _("Thank you for rating our service."),
+    )
+
+
+@never_cache
+@require_POST
+def track_stop_messages(request: HttpRequest, code: str) -> HttpResponse:
+    return _private_post(
+        request,
+        code,
+        StopMessagesForm,
+        lambda report, data: report_messages_stop(report=report),
+        _("You will get no more messages about this report."),
     )
 
 

@@ -28,7 +28,7 @@ from districts.selectors import (
 )
 from geo.coords import CoordinateError
 from geo.text import normalize_digits
-from issues.models import Category, MessageKind
+from issues.models import Category, MessageKind, SatisfactionRating
 from issues.selectors import (
     category_get,
     category_routed_get,
@@ -66,6 +66,19 @@ def not_found(code: str) -> Response:
     return Response(
         {"error": _("No report has the tracking code “%(code)s”.") % {"code": code[:40]}},
         status=status.HTTP_404_NOT_FOUND,
+    )
+
+
+def private_link_refused() -> Response:
+    return Response(
+        {"error": _("This private link is not valid for this report.")}, status=status.HTTP_403_FORBIDDEN
+    )
+
+
+def conflict(message: str, *, code: str, current: dict[str, Any] | None = None) -> Response:
+    """A 409: the report is not (or no longer) in a state for this request; `current` says where."""
+    return Response(
+        {"error": message, "code": code, "current": current or {}}, status=status.HTTP_409_CONFLICT
     )
 
 
@@ -149,10 +162,42 @@ class ReportCreateSerializer(serializers.Serializer):
     )
 
 
+class PrivateTokenInput(serializers.Serializer):
+    token = serializers.CharField(
+        max_length=200, help_text="The reporter's private token: the `t` of their private link."
+    )
+
+
+class FeedbackInput(PrivateTokenInput):
+    fixed = serializers.BooleanField(help_text="Whether the unit's work fixed the problem.")
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=1000,
+        help_text="Public, on the report's timeline. Plain text, at most 1000 characters.",
+    )
+
+
+class RatingInput(PrivateTokenInput):
+    score = serializers.IntegerField(min_value=1, max_value=5, help_text="1 (very dissatisfied) to 5.")
+    reasons = serializers.ListField(
+        child=serializers.ChoiceField(choices=SatisfactionRating.Reason.choices),
+        required=False,
+        default=list,
+        max_length=len(SatisfactionRating.Reason.choices),
+        help_text="What the rating is about.",
+    )
+    comment = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text="Plain text, at most 2000 characters; not public.",
+    )
+
+
 def idempotency_key_read(request: Request) -> str | None:
-    """The client's `Idempotency-Key`, any 1 to 128 visible ASCII characters. report_submit stores it
-    in the API's own namespace (`api:<key>`), so a key that looks like another entrance's
-    (`open311:1:x`) is just a key: it never meets that entrance's reports."""
     raw = request.META.get("HTTP_IDEMPOTENCY_KEY")  # not request.headers, which copies every header
     if raw is None:
         return None

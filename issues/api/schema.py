@@ -145,6 +145,30 @@ class SupportResultSerializer(serializers.Serializer):
     added = serializers.BooleanField(help_text="False when this client had already supported it.")
 
 
+class ConflictSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    code = serializers.CharField(help_text="not_done, not_closed, already_rated, conflict")
+    current = serializers.JSONField(help_text="The report's status (and version) now.")
+
+
+class FeedbackResultSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    fixed = serializers.BooleanField()
+    status = serializers.CharField(help_text="closed after “fixed”, reopened after “not fixed”.")
+
+
+class RatingResultSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    score = serializers.IntegerField()
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
+class MessagesStoppedSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    messages_stopped = serializers.BooleanField()
+    changed = serializers.BooleanField(help_text="False when messages were already stopped.")
+
+
 class NearbyReportSerializer(serializers.Serializer):
     code = serializers.CharField()
     description = serializers.CharField()

@@ -7,8 +7,11 @@ from issues.api.views import (
     CategoryListApi,
     LocateApi,
     ReportDetailApi,
+    ReportFeedbackApi,
     ReportListCreateApi,
     ReportNearbyApi,
+    ReportRatingApi,
+    ReportStopMessagesApi,
     ReportSupportApi,
 )
 
@@ -19,6 +22,10 @@ urlpatterns = [
     path("reports/nearby/", ReportNearbyApi.as_view(), name="report-nearby"),
     path("reports/<str:code>/", ReportDetailApi.as_view(), name="report-detail"),
     path("reports/<str:code>/support/", ReportSupportApi.as_view(), name="report-support"),
+    # The reporter's own, with the private token in the body.
+    path("reports/<str:code>/feedback/", ReportFeedbackApi.as_view(), name="report-feedback"),
+    path("reports/<str:code>/rating/", ReportRatingApi.as_view(), name="report-rating"),
+    path("reports/<str:code>/stop-messages/", ReportStopMessagesApi.as_view(), name="report-stop-messages"),
     path("categories/", CategoryListApi.as_view(), name="category-list"),
     # Swagger UI from the drf-spectacular-sidecar package (static files, no CDN).
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -1,5 +1,6 @@
-"""The project's own report API under /api/: locate, reports (list, create, detail, support, nearby)
-and categories. Thin: parse the input, call one service or selector, render.
+"""The project's own report API under /api/: locate, reports (list, create, detail, support, nearby,
+and the reporter's feedback, rating and stop-messages with their private token) and categories.
+Thin: parse the input, call one service or selector, render.
 
 Public answers never carry the reporter's name, phone or e-mail, nor the private token (that one is
 only in the answer to the request that created the report, and to a replay of that very request
@@ -41,21 +42,30 @@ from issues.api.documents import coordinate, report_detail_json, report_properti
 from issues.api.params import (
     PAGE_SIZE_DEFAULT,
     PAGE_SIZE_MAX,
+    FeedbackInput,
+    PrivateTokenInput,
+    RatingInput,
     ReportCreateInput,
     ReportCreateSerializer,
     category_or_400,
     category_point_routed_or_400,
+    conflict,
     idempotency_key_read,
     invalid,
     not_found,
     page_param,
+    private_link_refused,
 )
 from issues.api.schema import (
     CODE_PARAM,
     ERRORS,
     CategorySerializer,
+    ConflictSerializer,
     ErrorSerializer,
+    FeedbackResultSerializer,
+    MessagesStoppedSerializer,
     NearbySerializer,
+    RatingResultSerializer,
     ReportCreatedSerializer,
     ReportDetailSerializer,
     ReportFeatureCollectionSerializer,
@@ -64,13 +74,14 @@ from issues.api.schema import (
 )
 from issues.filters import FilterError, report_filters_parse
 from issues.formats import local_iso
-from issues.models import OPEN_STATUSES, Channel
+from issues.models import OPEN_STATUSES, Channel, Report
 from issues.selectors import (
     category_list_public,
     photo_url,
     report_by_code,
     report_list_rows,
     report_nearby_open,
+    report_private_token_valid,
     report_public_get,
     report_tracking_url,
 )
@@ -79,9 +90,12 @@ from issues.services.submission import report_submit
 from issues.throttling import (
     ReportCreateThrottle,
     ReportSupportThrottle,
+    ReportUpdateThrottle,
     WriteThrottleMixin,
     client_fingerprint,
 )
+from issues.workflow.citizen import report_citizen_confirm, report_messages_stop, report_rate
+from issues.workflow.services import TransitionConflict
 from open137.api import AnswersInItsOwnFormat, SameSiteWrite
 
 # --- Views -----------------------------------------------------------------------------------------
@@ -419,3 +433,122 @@ class CategoryListApi(APIView):
         response = Response(category_list_public())
         response["Cache-Control"] = "public, max-age=300"
         return response
+
+
+# --- The reporter's private link ---------------------------------------------------------------
+
+
+class PrivateLinkApi(WriteThrottleMixin, APIView):
+    """A write by the reporter with their private token (the `t` of the private link), as on the
+    tracking page: the token is checked before anything else (403), then the per-address limit on
+    these writes (429), then the values (400), then whether the report is in a state for it (409)."""
+
+    permission_classes = [AllowAny, SameSiteWrite]
+    authentication_classes: list[type] = []
+    write_throttle_classes = [ReportUpdateThrottle]
+    throttle_message = gettext_lazy("Too many changes through private links from your address.")
+    input_class: type[PrivateTokenInput] = PrivateTokenInput
+    _token_checked = False
+
+    def check_throttles(self, request: Request) -> None:
+        # DRF checks the limits before the view runs; here they wait for the token (private_input).
+        if self._token_checked:
+            super().check_throttles(request)
+
+    def private_input(self, request: Request, code: str) -> tuple[Report, dict[str, Any]] | Response:
+        report = report_by_code(code=code)
+        if report is None:
+            return not_found(code)
+        token = request.data.get("token") if hasattr(request.data, "get") else None
+        if not isinstance(token, str) or not report_private_token_valid(report=report, token=token):
+            return private_link_refused()
+        self._token_checked = True
+        self.check_throttles(request)
+        serializer = self.input_class(data=request.data)
+        if not serializer.is_valid():
+            raise invalid(serializer.errors)
+        return report, dict(serializer.validated_data)
+
+
+PRIVATE_RESPONSES = {
+    400: ErrorSerializer,
+    403: ErrorSerializer,
+    404: ErrorSerializer,
+    409: ConflictSerializer,
+    429: ThrottledSerializer,
+}
+
+
+class ReportFeedbackApi(PrivateLinkApi):
+    """The reporter says whether the unit's work fixed the problem: fixed closes the report (it is
+    verified by the reporter), not fixed reopens it and sends it back to the unit. 409 before the
+    unit reports the work done."""
+
+    input_class = FeedbackInput
+
+    @extend_schema(
+        operation_id="reports_feedback",
+        request=FeedbackInput,
+        parameters=[CODE_PARAM],
+        responses={200: FeedbackResultSerializer, **PRIVATE_RESPONSES},
+    )
+    def post(self, request: Request, code: str) -> Response:
+        found = self.private_input(request, code)
+        if isinstance(found, Response):
+            return found
+        report, data = found
+        try:
+            confirmation = report_citizen_confirm(report=report, fixed=data["fixed"], note=data["note"])
+        except TransitionConflict as exc:
+            return conflict(exc.message, code=exc.code, current=exc.current)
+        return Response(
+            {"code": report.tracking_code, "fixed": data["fixed"], "status": confirmation.report.status}
+        )
+
+
+class ReportRatingApi(PrivateLinkApi):
+    """The reporter rates the service once the report is closed: a score from 1 to 5, reasons and a
+    comment, once per report (409 the second time, and before the report is closed)."""
+
+    input_class = RatingInput
+
+    @extend_schema(
+        operation_id="reports_rating",
+        request=RatingInput,
+        parameters=[CODE_PARAM],
+        responses={200: RatingResultSerializer, **PRIVATE_RESPONSES},
+    )
+    def post(self, request: Request, code: str) -> Response:
+        found = self.private_input(request, code)
+        if isinstance(found, Response):
+            return found
+        report, data = found
+        try:
+            rating = report_rate(
+                report=report, score=data["score"], reasons=data["reasons"], comment=data["comment"]
+            )
+        except TransitionConflict as exc:
+            return conflict(exc.message, code=exc.code, current=exc.current)
+        except DjangoValidationError as exc:
+            if getattr(exc, "code", None) != "already_rated":
+                raise
+            return conflict(" ".join(exc.messages), code="already_rated", current={"status": report.status})
+        return Response({"code": report.tracking_code, "score": rating.score, "reasons": rating.reasons})
+
+
+class ReportStopMessagesApi(PrivateLinkApi):
+    """The reporter wants no more SMS or e-mail about this report (asking again changes nothing)."""
+
+    @extend_schema(
+        operation_id="reports_stop_messages",
+        request=PrivateTokenInput,
+        parameters=[CODE_PARAM],
+        responses={200: MessagesStoppedSerializer, **PRIVATE_RESPONSES},
+    )
+    def post(self, request: Request, code: str) -> Response:
+        found = self.private_input(request, code)
+        if isinstance(found, Response):
+            return found
+        report, _data = found
+        changed = report_messages_stop(report=report)
+        return Response({"code": report.tracking_code, "messages_stopped": True, "changed": changed})

@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 from issues import events
 from issues.models import Channel, Report, ReportEvent, ReportSupport
 from issues.services.submission import MAX_PHOTOS
+from issues.workflow.citizen import CONFIRM_STATUSES, report_citizen_confirm
+from issues.workflow.services import TransitionConflict
 
 
 @transaction.atomic
@@ -34,8 +36,8 @@ def report_support(*, report: Report, fingerprint: str, channel: str = Channel.W
 # What the citizen can say through their private link. Information is welcome while the report is
 # open; "fixed / not fixed" is asked once the unit says the work is done (or 137 has closed it).
 CITIZEN_INFO_MAX = 4000
-# ReportStatus values: done by the unit, verified, closed, resolved by citizens.
-FEEDBACK_STATUSES = frozenset({"done", "verified", "closed", "resolved_by_citizens"})
+# Done by the unit, verified, closed, resolved by citizens: the workflow's own list.
+FEEDBACK_STATUSES = CONFIRM_STATUSES
 
 
 def report_add_info(*, report: Report, text: str, photos: Sequence[UploadedFile] = ()) -> ReportEvent:
@@ -66,12 +68,18 @@ def report_add_info(*, report: Report, text: str, photos: Sequence[UploadedFile]
 
 @transaction.atomic
 def report_citizen_feedback(*, report: Report, fixed: bool, note: str = "") -> ReportEvent:
-    """The reporter says whether the unit's work fixed the problem: a public event on the timeline
-    (the verification workflow decides what follows, e.g. reopening on "not fixed")."""
+    """The reporter says whether the unit's work fixed the problem, from the tracking page: the
+    workflow's confirmation (issues/workflow/citizen.py: fixed -> verified and closed, not fixed ->
+    reopened), whose public event on the timeline is returned. A report not (or no longer) in a
+    state for it is a ValidationError here, an error on the page's form."""
     if report.status not in FEEDBACK_STATUSES:
         raise ValidationError(
             {"fixed": [_("You can say whether it is fixed once the unit reports the work as done.")]},
             code="not_done",
         )
-    report.save(update_fields=["updated_at"])
-    return events.citizen_feedback_event(report=report, fixed=fixed, note=(note or "").strip()[:1000])
+    try:
+        confirmation = report_citizen_confirm(report=report, fixed=fixed, note=(note or "").strip()[:1000])
+    except TransitionConflict as exc:
+        raise ValidationError({"fixed": [exc.message]}, code=exc.code) from None
+    report.refresh_from_db()
+    return confirmation.feedback_event

@@ -198,6 +198,9 @@ class RatingInput(PrivateTokenInput):
 
 
 def idempotency_key_read(request: Request) -> str | None:
+    """The client's `Idempotency-Key`, any 1 to 128 visible ASCII characters. report_submit stores it
+    in the API's own namespace (`api:<key>`), so a key that looks like another entrance's
+    (`open311:1:x`) is just a key: it never meets that entrance's reports."""
     raw = request.META.get("HTTP_IDEMPOTENCY_KEY")  # not request.headers, which copies every header
     if raw is None:
         return None

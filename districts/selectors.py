@@ -17,7 +17,7 @@ from django.contrib.gis.geos import Point
 from django.db import connection
 from django.utils.translation import gettext as _
 
-from districts.models import DistrictLevel, RoutingRule
+from districts.models import DistrictLevel, RoutingRule, ServiceArea
 from geo.coords import CoordinateError, LatLon, parse_lat_lon
 from geo.srid import GEO_SRID
 from geo.text import normalize_persian
@@ -406,25 +406,46 @@ def district_codes_for_points(*, lons: Sequence[float], lats: Sequence[float]) -
     return result
 
 
+_DISTRICTS_GEOJSON_SQL = """
+    SELECT COALESCE(json_build_object('type', 'FeatureCollection', 'features', COALESCE(json_agg(
+             json_build_object('type', 'Feature', 'id', d.code,
+               'geometry', ST_AsGeoJSON(ST_SimplifyPreserveTopology(d.boundary, %s), 6)::json,
+               'properties', json_build_object('code', d.code, 'name_fa', d.name_fa, 'name_en', d.name_en,
+                  'level', d.level, 'parent', p.code, 'population', d.population))
+             ORDER BY d.level, d.code), '[]'::json))::text, '')
+      FROM districts_district d
+      JOIN districts_boundaryset s ON s.id = d.boundary_set_id AND s.active
+      LEFT JOIN districts_district p ON p.id = d.parent_id
+     WHERE (%s::int IS NULL OR d.level = %s::int)
+       AND (%s::text[] IS NULL OR d.code = ANY(%s::text[]))"""
+
+
+def _districts_geojson(*, level: int | None, codes: Sequence[str] | None, simplify_m: float) -> bytes:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _DISTRICTS_GEOJSON_SQL,
+            [
+                simplify_m / 111_320.0,
+                level,
+                level,
+                None if codes is None else list(codes),
+                None if codes is None else list(codes),
+            ],
+        )
+        return cursor.fetchone()[0].encode()
+
+
 def district_list_geojson(*, level: int | None = None, simplify_m: float = 5.0) -> bytes:
     """The active districts as a GeoJSON FeatureCollection, built by PostGIS in one query and
     simplified for display (about `simplify_m` metres), ready to send as is."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT COALESCE(json_build_object('type', 'FeatureCollection', 'features', COALESCE(json_agg(
-                     json_build_object('type', 'Feature', 'id', d.code,
-                       'geometry', ST_AsGeoJSON(ST_SimplifyPreserveTopology(d.boundary, %s), 6)::json,
-                       'properties', json_build_object('code', d.code, 'name_fa', d.name_fa, 'name_en', d.name_en,
-                          'level', d.level, 'parent', p.code, 'population', d.population))
-                     ORDER BY d.level, d.code), '[]'::json))::text, '')
-              FROM districts_district d
-              JOIN districts_boundaryset s ON s.id = d.boundary_set_id AND s.active
-              LEFT JOIN districts_district p ON p.id = d.parent_id
-             WHERE (%s::int IS NULL OR d.level = %s::int)""",
-            [simplify_m / 111_320.0, level, level],
-        )
-        return cursor.fetchone()[0].encode()
+    return _districts_geojson(level=level, codes=None, simplify_m=simplify_m)
+
+
+def district_outline_geojson(*, codes: Sequence[str], simplify_m: float = 5.0) -> bytes:
+    """The active districts with these codes, as `district_list_geojson` draws them: a district
+    manager's area on the staff inbox's map (a region's outline takes in its sub-districts). No codes,
+    no features."""
+    return _districts_geojson(level=None, codes=[str(c) for c in codes], simplify_m=simplify_m)
 
 
 def district_summary() -> dict[str, object]:
@@ -527,4 +548,26 @@ def district_search(*, text: str, limit: int = 10) -> list[DistrictSearchMatch]:
     return [
         DistrictSearchMatch(pk, code, name_fa, name_en, level, *points[pk], rank=rank)
         for rank, _level, _code, (pk, code, name_fa, name_en, level) in chosen
+    ]
+
+
+# --- Units, for the staff's forms ------------------------------------------------------------------
+
+
+def service_area_choices() -> list[dict[str, object]]:
+    """The active units (service areas) with their department, by department then code: what a
+    member of staff may filter the inbox by, or send a report to."""
+    return [
+        dict(row)
+        for row in ServiceArea.objects.filter(active=True)
+        .order_by("department__code", "code")
+        .values(
+            "code",
+            "unit_name_fa",
+            "unit_name_en",
+            "district_code",
+            "department__code",
+            "department__name_fa",
+            "department__name_en",
+        )
     ]

@@ -20,6 +20,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/", include((api_patterns, "api"))),
     path("open311/v2/", include(("issues.open311.urls", "open311"))),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("console/", include(("console.urls", "console"))),
     path("", include("maps.urls")),
 ]
 if settings.DEBUG:

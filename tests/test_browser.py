@@ -98,7 +98,7 @@ def test_report_a_problem_with_the_map_and_follow_it(browser, site):
     page.click(".private-url a")
     page.wait_for_url(f"**/track/{code}/?t=*")
     assert page.inner_text("#tracking-code").strip() == f"{code[:4]}-{code[4:]}"
-    assert page.inner_text("#report-status").strip() == "دریافت شد"
+    assert page.inner_text("#report-status").strip() == "ارجاع به واحد"  # routed: in its unit's inbox at once
     assert "واحد راه منطقه مرکزی" in page.inner_text("#report-unit")
     page.wait_for_selector("#track-map .leaflet-marker-icon")
     page.screenshot(path=str(SCREENSHOTS / "track-fa.png"), full_page=True)
@@ -157,7 +157,7 @@ def test_phone_screen_has_no_horizontal_scroll_and_reports_by_district_name(brow
     code = page.get_attribute("#tracking-code", "data-code")
     page.goto(f"{base}/track/{code}/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
-    assert page.inner_text("#report-status").strip() == "دریافت شد"
+    assert page.inner_text("#report-status").strip() == "ارجاع به واحد"  # routed: in its unit's inbox at once
     page.screenshot(path=str(SCREENSHOTS / "track-fa-360.png"), full_page=True)
     assert Report.objects.get(tracking_code=code).district.code == "R2"
 

@@ -67,6 +67,12 @@ def _statuses(report) -> list[tuple[str, str, str]]:
     ]
 
 
+def _check(report, staff, outcome, method="call_back"):
+    """The supervisor records the finding of the report's 137 check."""
+    check = VerificationCheck.objects.get(report=report)
+    return verification_record(check_id=check.pk, actor=staff.supervisor, outcome=outcome, method=method)
+
+
 def _token_in_last_message(report) -> str:
     body = OutboxMessage.objects.filter(report=report).latest("pk").body
     found = re.search(r"\?t=([\w-]+)", body)
@@ -231,21 +237,11 @@ def test_checks_queue_and_outcomes(city, staff, every_done_checked):
             check_id=check.pk, actor=staff.supervisor, outcome="not_fixed", method="call_back"
         )
 
-    verification_record(
-        check_id=VerificationCheck.objects.get(report=not_fixed).pk,
-        actor=staff.supervisor,
-        outcome="not_fixed",
-        method="field_visit",
-    )
+    _check(not_fixed, staff, "not_fixed", "field_visit")
     not_fixed.refresh_from_db()
     assert not_fixed.status == ReportStatus.REOPENED
 
-    verification_record(
-        check_id=VerificationCheck.objects.get(report=unreachable).pk,
-        actor=staff.supervisor,
-        outcome="could_not_verify",
-        method="call_back",
-    )
+    _check(unreachable, staff, "could_not_verify", "call_back")
     unreachable.refresh_from_db()
     assert unreachable.status == ReportStatus.DONE  # only the check is recorded
     assert unreachable.events.get(kind="verification").data["outcome"] == "could_not_verify"
@@ -264,22 +260,12 @@ def test_unit_accuracy_counts_work_reports_later_reopened_or_failed(city, staff,
     report_transition(report=b, action="done", actor=staff.unit_r1, note="دوباره", photos=[jpeg_upload()])
     settings.OPEN137_VERIFY_SAMPLE_SHARE = 1
     c, _ = _done(city, staff)
-    verification_record(
-        check_id=VerificationCheck.objects.get(report=c).pk,
-        actor=staff.supervisor,
-        outcome="not_fixed",
-        method="field_visit",
-    )
+    _check(c, staff, "not_fixed", "field_visit")
     # roads-r2: D still done; E checked, could not verify (not a failure).
     d, _ = _done(city, staff, "r2")
     e, _ = _done(city, staff, "r2")
     VerificationCheck.objects.filter(report=d).delete()
-    verification_record(
-        check_id=VerificationCheck.objects.get(report=e).pk,
-        actor=staff.supervisor,
-        outcome="could_not_verify",
-        method="call_back",
-    )
+    _check(e, staff, "could_not_verify", "call_back")
     rows = {row["service_area"]: row for row in unit_accuracy()}
     # By hand: roads-r1 filed 4 work reports (A, B twice, C); B's first and C's came back: 2 of 4.
     r1 = rows["roads-r1"]

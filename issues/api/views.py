@@ -23,6 +23,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_view,
 )
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -441,7 +442,8 @@ class CategoryListApi(APIView):
 class PrivateLinkApi(WriteThrottleMixin, APIView):
     """A write by the reporter with their private token (the `t` of the private link), as on the
     tracking page: the token is checked before anything else (403), then the per-address limit on
-    these writes (429), then the values (400), then whether the report is in a state for it (409)."""
+    these writes (429), then the values (400), then whether the report is in a state for it (409).
+    Each endpoint names its input and what it does (`act`)."""
 
     permission_classes = [AllowAny, SameSiteWrite]
     authentication_classes: list[type] = []
@@ -451,11 +453,14 @@ class PrivateLinkApi(WriteThrottleMixin, APIView):
     _token_checked = False
 
     def check_throttles(self, request: Request) -> None:
-        # DRF checks the limits before the view runs; here they wait for the token (private_input).
+        # DRF checks the limits before the view runs; here they wait for the token (see post).
         if self._token_checked:
             super().check_throttles(request)
 
-    def private_input(self, request: Request, code: str) -> tuple[Report, dict[str, Any]] | Response:
+    def act(self, report: Report, data: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def post(self, request: Request, code: str) -> Response:
         report = report_by_code(code=code)
         if report is None:
             return not_found(code)
@@ -467,18 +472,32 @@ class PrivateLinkApi(WriteThrottleMixin, APIView):
         serializer = self.input_class(data=request.data)
         if not serializer.is_valid():
             raise invalid(serializer.errors)
-        return report, dict(serializer.validated_data)
+        try:
+            body = self.act(report, dict(serializer.validated_data))
+        except TransitionConflict as exc:
+            return conflict(exc.message, code=exc.code, current=exc.current)
+        return Response({"code": report.tracking_code, **body})
 
 
-PRIVATE_RESPONSES = {
-    400: ErrorSerializer,
-    403: ErrorSerializer,
-    404: ErrorSerializer,
-    409: ConflictSerializer,
-    429: ThrottledSerializer,
-}
+def _private_schema(operation_id: str, request: type, response: type) -> Any:
+    return extend_schema_view(
+        post=extend_schema(
+            operation_id=operation_id,
+            request=request,
+            parameters=[CODE_PARAM],
+            responses={
+                200: response,
+                400: ErrorSerializer,
+                403: ErrorSerializer,
+                404: ErrorSerializer,
+                409: ConflictSerializer,
+                429: ThrottledSerializer,
+            },
+        )
+    )
 
 
+@_private_schema("reports_feedback", FeedbackInput, FeedbackResultSerializer)
 class ReportFeedbackApi(PrivateLinkApi):
     """The reporter says whether the unit's work fixed the problem: fixed closes the report (it is
     verified by the reporter), not fixed reopens it and sends it back to the unit. 409 before the
@@ -486,69 +505,35 @@ class ReportFeedbackApi(PrivateLinkApi):
 
     input_class = FeedbackInput
 
-    @extend_schema(
-        operation_id="reports_feedback",
-        request=FeedbackInput,
-        parameters=[CODE_PARAM],
-        responses={200: FeedbackResultSerializer, **PRIVATE_RESPONSES},
-    )
-    def post(self, request: Request, code: str) -> Response:
-        found = self.private_input(request, code)
-        if isinstance(found, Response):
-            return found
-        report, data = found
-        try:
-            confirmation = report_citizen_confirm(report=report, fixed=data["fixed"], note=data["note"])
-        except TransitionConflict as exc:
-            return conflict(exc.message, code=exc.code, current=exc.current)
-        return Response(
-            {"code": report.tracking_code, "fixed": data["fixed"], "status": confirmation.report.status}
-        )
+    def act(self, report: Report, data: dict[str, Any]) -> dict[str, Any]:
+        confirmation = report_citizen_confirm(report=report, fixed=data["fixed"], note=data["note"])
+        return {"fixed": data["fixed"], "status": confirmation.report.status}
 
 
+@_private_schema("reports_rating", RatingInput, RatingResultSerializer)
 class ReportRatingApi(PrivateLinkApi):
     """The reporter rates the service once the report is closed: a score from 1 to 5, reasons and a
     comment, once per report (409 the second time, and before the report is closed)."""
 
     input_class = RatingInput
 
-    @extend_schema(
-        operation_id="reports_rating",
-        request=RatingInput,
-        parameters=[CODE_PARAM],
-        responses={200: RatingResultSerializer, **PRIVATE_RESPONSES},
-    )
-    def post(self, request: Request, code: str) -> Response:
-        found = self.private_input(request, code)
-        if isinstance(found, Response):
-            return found
-        report, data = found
+    def act(self, report: Report, data: dict[str, Any]) -> dict[str, Any]:
         try:
             rating = report_rate(
                 report=report, score=data["score"], reasons=data["reasons"], comment=data["comment"]
             )
-        except TransitionConflict as exc:
-            return conflict(exc.message, code=exc.code, current=exc.current)
         except DjangoValidationError as exc:
             if getattr(exc, "code", None) != "already_rated":
                 raise
-            return conflict(" ".join(exc.messages), code="already_rated", current={"status": report.status})
-        return Response({"code": report.tracking_code, "score": rating.score, "reasons": rating.reasons})
+            raise TransitionConflict(
+                " ".join(exc.messages), code="already_rated", current={"status": report.status}
+            ) from None
+        return {"score": rating.score, "reasons": rating.reasons}
 
 
+@_private_schema("reports_stop_messages", PrivateTokenInput, MessagesStoppedSerializer)
 class ReportStopMessagesApi(PrivateLinkApi):
     """The reporter wants no more SMS or e-mail about this report (asking again changes nothing)."""
 
-    @extend_schema(
-        operation_id="reports_stop_messages",
-        request=PrivateTokenInput,
-        parameters=[CODE_PARAM],
-        responses={200: MessagesStoppedSerializer, **PRIVATE_RESPONSES},
-    )
-    def post(self, request: Request, code: str) -> Response:
-        found = self.private_input(request, code)
-        if isinstance(found, Response):
-            return found
-        report, _data = found
-        changed = report_messages_stop(report=report)
-        return Response({"code": report.tracking_code, "messages_stopped": True, "changed": changed})
+    def act(self, report: Report, data: dict[str, Any]) -> dict[str, Any]:
+        return {"messages_stopped": True, "changed": report_messages_stop(report=report)}

@@ -436,6 +436,41 @@ def _check_degrees(*, geometry: OGRGeometry, label: str, srs_label: str, what: s
         )
 
 
+def reproject(
+    *,
+    geometry: OGRGeometry,
+    source_srs: SpatialReference,
+    srs_label: str,
+    transform: CoordTransform,
+    label: str,
+) -> None:
+    """Bring a feature's geometry from the file's coordinate system to longitude/latitude (in place),
+    refusing coordinates that contradict the system the file says it uses. Shared with the gazetteer
+    import (issues.places.importing)."""
+    # A projected system says metres; values that all fit in ±180/±90 are degrees mislabelled.
+    if not source_srs.geographic:
+        xmin, ymin, xmax, ymax = geometry.extent
+        if -180.0 <= xmin <= xmax <= 180.0 and -90.0 <= ymin <= ymax <= 90.0:
+            raise BoundaryImportError(
+                _(
+                    "%(feature)s: its coordinates look like longitude/latitude degrees, but the "
+                    "coordinate system is %(srs)s (metres). Give --srid 4326 if they are degrees."
+                )
+                % {"feature": label, "srs": srs_label}
+            )
+    else:
+        _check_degrees(geometry=geometry, label=label, srs_label=srs_label, what=_("in the file"))
+    geometry.srs = source_srs
+    try:
+        geometry.transform(transform)
+    except GDALException as exc:
+        raise BoundaryImportError(
+            _("%(feature)s cannot be reprojected from %(srs)s: %(error)s")
+            % {"feature": label, "srs": srs_label, "error": exc}
+        ) from None
+    _check_degrees(geometry=geometry, label=label, srs_label=srs_label, what=_("after reprojection"))
+
+
 def _read_features(
     *,
     layer: Layer,
@@ -460,7 +495,6 @@ def _read_features(
     target = SpatialReference(GEO_SRID)
     transform = CoordTransform(source_srs, target)
     srs_label = _srs_label(source_srs)
-    source_is_geographic = bool(source_srs.geographic)
     skipped: Counter[str] = Counter()
     features: list[_Feature] = []
 
@@ -523,28 +557,9 @@ def _read_features(
             _population(_read_value(feature, population_path), label=label) if population_path else None
         )
 
-        # A projected system says metres; values that all fit in ±180/±90 are degrees mislabelled.
-        if not source_is_geographic:
-            xmin, ymin, xmax, ymax = geometry.extent
-            if -180.0 <= xmin <= xmax <= 180.0 and -90.0 <= ymin <= ymax <= 90.0:
-                raise BoundaryImportError(
-                    _(
-                        "%(feature)s: its coordinates look like longitude/latitude degrees, but the "
-                        "coordinate system is %(srs)s (metres). Give --srid 4326 if they are degrees."
-                    )
-                    % {"feature": label, "srs": srs_label}
-                )
-        else:
-            _check_degrees(geometry=geometry, label=label, srs_label=srs_label, what=_("in the file"))
-        geometry.srs = source_srs
-        try:
-            geometry.transform(transform)
-        except GDALException as exc:
-            raise BoundaryImportError(
-                _("%(feature)s cannot be reprojected from %(srs)s: %(error)s")
-                % {"feature": label, "srs": srs_label, "error": exc}
-            ) from None
-        _check_degrees(geometry=geometry, label=label, srs_label=srs_label, what=_("after reprojection"))
+        reproject(
+            geometry=geometry, source_srs=source_srs, srs_label=srs_label, transform=transform, label=label
+        )
 
         polygons, dropped = _clean_rings(_polygon_rings(geometry))
         if dropped:

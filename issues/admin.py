@@ -253,3 +253,7 @@ class HolidayAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
         super().delete_queryset(request, queryset)
         working_calendar_clear()
+
+
+# The gazetteer's admin lives with its models (issues/places/); importing it registers it.
+import issues.places.admin  # noqa: E402, F401

@@ -215,6 +215,11 @@ class Report(models.Model):
                 name="report_awaiting_ack_due",
                 condition=models.Q(status__in=["received", "forwarded", "transferred", "reopened"]),
             ),
+            # The 137 call screen: a caller's earlier reports, by the phone they call from
+            # (issues/workflow/callers.py). Partial: most reports carry no phone.
+            models.Index(
+                fields=["reporter_phone"], name="report_reporter_phone", condition=~models.Q(reporter_phone="")
+            ),
             # The sealed private tokens still kept (a day's worth at most), for the job that empties
             # them when the replay window closes.
             models.Index(
@@ -444,6 +449,9 @@ from issues.workflow.models import (  # noqa: E402
     VerificationCheck,
 )
 
+# The gazetteer (named places for the call screen's place search), models of this app too.
+from issues.places.models import Place, PlaceKind  # noqa: E402
+
 __all__ = [
     "ApiKey",
     "Category",
@@ -453,6 +461,8 @@ __all__ = [
     "Holiday",
     "MessageKind",
     "OutboxMessage",
+    "Place",
+    "PlaceKind",
     "RateCounter",
     "Report",
     "ReportAccessToken",

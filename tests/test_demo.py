@@ -27,6 +27,12 @@ CENTRE = Point(50.004, 36.269, srid=GEO_SRID)  # Sabzeh Meydan
 AREA_TOLERANCE = 1e-10
 
 
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    # The sample reports' work photos go to a temporary MEDIA_ROOT, not the project's var/.
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 def fixture(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 

@@ -1,11 +1,17 @@
-"""`manage.py demo_load [--reset]`: load the Qazvin demo (boundaries, departments, categories, sample
-reports, an admin login) from fixtures/.
+"""`manage.py demo_load [--reset]`: load the Qazvin demo (boundaries, departments, categories, a
+member of staff for each role, named places, sample reports in every state, an admin login) from
+fixtures/.
 
 Idempotent: every part is looked up before it is written, so a second run writes nothing and takes a
 second or two. The boundaries are recognised by the names of the demo's boundary sets, departments,
-service areas and categories by their codes, sample reports by the `demo_key` of the internal note
-each one carries. `--reset` first deletes all of that (and every report in the demo's categories or
-districts), then loads it afresh.
+service areas and categories by their codes, staff by their usernames, places by name and source,
+sample reports by the `demo_key` of the internal note each one carries. `--reset` first deletes all
+of that (and every report in the demo's categories or districts), then loads it afresh.
+
+The sample reports reach their states the way real ones do: each step is a call of the workflow's
+`report_transition` by the demo member of staff whose job it is (the unit's staff for its own unit,
+the district manager in their region, the 137 supervisor for the rest and for the checks), and is
+only then backdated, so the demo has a history (SLA clocks, timelines) that the workflow wrote.
 
 The regions and sub-districts are ILLUSTRATIVE: the official polygons of Qazvin's municipal regions
 are not available, so the demo draws its own (fixtures/make_illustrative_districts.py). A municipality
@@ -17,13 +23,17 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.gis.geos import GEOSGeometry, Point
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
@@ -34,9 +44,28 @@ from districts.models import BoundarySet, Department, District, DistrictLevel, S
 from districts.services import department_create, service_area_create
 from geo.srid import GEO_SRID
 from issues import events
-from issues.models import STATUS_PATH, Category, Holiday, Report, ReportEvent, ReportStatus
+from issues.models import (
+    Category,
+    Channel,
+    Holiday,
+    Place,
+    Report,
+    ReportEvent,
+    ReportPhoto,
+    ReportStatus,
+    Role,
+)
+from issues.places.services import place_create
 from issues.services.intake import report_create
-from issues.workflow.selectors import working_calendar_clear
+from issues.workflow import transitions as table
+from issues.workflow.scope import report_in_scope, staff_scope
+from issues.workflow.selectors import (
+    report_acknowledge_due_at,
+    report_expected_at,
+    working_calendar_clear,
+)
+from issues.workflow.services import report_transition
+from issues.workflow.staff import staff_user_create
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures"
 DEMO_ACTOR = "demo_load"
@@ -44,6 +73,29 @@ ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "open137-demo"  # noqa: S105 (the demo's published login, printed by demo_logins)
 # The demo's published Open311 key, so a client can be tried at once (printed by demo_logins).
 DEMO_API_KEY = "open137-demo-open311-key"
+# The password of every demo member of staff below, published like the admin's.
+STAFF_PASSWORD = "open137-staff"  # noqa: S105 (the demo's published login, printed by demo_logins)
+
+
+@dataclass(frozen=True)
+class DemoStaff:
+    username: str
+    role: str
+    first_name: str
+    last_name: str
+    district_codes: tuple[str, ...] = ()
+    service_area_codes: tuple[str, ...] = ()
+
+
+# One member of staff per role. The district manager runs region R1 of the illustrative regions, and
+# the unit staff work for that region's roads unit, so both find reports of their own in the demo.
+DEMO_STAFF: tuple[DemoStaff, ...] = (
+    DemoStaff("operator", Role.OPERATOR, "مریم", "کاظمی"),
+    DemoStaff("supervisor", Role.SUPERVISOR, "رضا", "احمدی"),
+    DemoStaff("manager_r1", Role.DISTRICT_MANAGER, "حسین", "رحیمی", district_codes=("R1",)),
+    DemoStaff("unit_roads_r1", Role.UNIT_STAFF, "سعید", "نوری", service_area_codes=("roads-r1",)),
+    DemoStaff("council", Role.COUNCIL, "زهرا", "موسوی"),
+)
 
 # The three imports, in order; each makes a new boundary set (with the levels already loaded copied
 # into it) and activates it, so the last one holds all three levels. The set names mark the demo.
@@ -58,15 +110,47 @@ BOUNDARY_IMPORTS = [
 ]
 DEMO_SET_NAMES = [name for _level, _file, name in BOUNDARY_IMPORTS]
 
-# A sample report's status is reached along the normal path (STATUS_PATH), one public event per step.
-STATUS_NOTES = {
-    ReportStatus.FORWARDED: "به واحد مسئول ارسال شد.",
-    ReportStatus.ACKNOWLEDGED: "واحد مسئول دریافت گزارش را تأیید کرد.",
-    ReportStatus.IN_PROGRESS: "اکیپ عملیاتی به محل اعزام شد.",
-    ReportStatus.DONE: "کار انجام شد و گزارش کار ثبت شد.",
-    ReportStatus.VERIFIED: "مرکز ۱۳۷ انجام کار را بررسی و تأیید کرد.",
-    ReportStatus.CLOSED: "پرونده بسته شد.",
+# The workflow actions that take a sample report from where intake left it (forwarded to its unit,
+# or received in the triage queue) to the status its fixture asks for. A problem goes along the main
+# line or leaves it by a side exit; the other kinds of message are acknowledged and answered.
+S = ReportStatus
+PROBLEM_STEPS: dict[str, tuple[str, ...]] = {
+    S.RECEIVED: (),
+    S.FORWARDED: (),
+    S.ACKNOWLEDGED: ("acknowledge",),
+    S.IN_PROGRESS: ("acknowledge", "start"),
+    S.DONE: ("acknowledge", "start", "done"),
+    S.VERIFIED: ("acknowledge", "start", "done", "verify"),
+    S.CLOSED: ("acknowledge", "start", "done", "verify", "close"),
+    S.REOPENED: ("acknowledge", "start", "done", "reopen"),
+    S.TRANSFERRED: ("transfer",),
+    S.NOT_RESPONSIBLE: ("refer",),
+    S.DUPLICATE: ("duplicate",),
+    S.RESOLVED_BY_CITIZENS: ("resolve_by_citizens",),
 }
+MESSAGE_STEPS: dict[str, tuple[str, ...]] = {
+    S.RECEIVED: (),
+    S.FORWARDED: (),
+    S.ACKNOWLEDGED: ("acknowledge",),
+    S.CLOSED: ("acknowledge", "answer"),
+}
+# What each step says on the report's timeline (a fixture may give its own under "notes").
+ACTION_NOTES = {
+    "acknowledge": "واحد مسئول دریافت گزارش را تأیید کرد.",
+    "start": "اکیپ عملیاتی به محل اعزام شد.",
+    "done": "کار انجام شد و گزارش کار با عکس پس از کار ثبت شد.",
+    "verify": "مرکز ۱۳۷ انجام کار را بررسی و تأیید کرد.",
+    "close": "پرونده بسته شد.",
+    "reopen": "در تماس مرکز ۱۳۷، شهروند گفت مشکل برطرف نشده است؛ گزارش به واحد برگشت.",
+    "transfer": "این محل در حوزه واحد دیگری است؛ گزارش به آن واحد منتقل شد.",
+    "refer": "رسیدگی به این مورد با شهرداری نیست؛ به دستگاه مسئول ارجاع شد.",
+    "duplicate": "این گزارش تکراری است و به گزارش اصلی پیوست شد.",
+    "resolve_by_citizens": "اهالی محل خودشان مشکل را برطرف کردند.",
+    "answer": "از پیام شما سپاسگزاریم؛ پاسخ واحد مربوط ثبت شد.",
+}
+# Who is asked first to take a step: the unit's own staff, then the district manager, then the 137
+# supervisor; the first whose role the transition table allows and whose scope holds the report.
+ACTOR_ORDER = ("unit_roads_r1", "manager_r1", "supervisor")
 
 ILLUSTRATIVE_EN = (
     "Note: the regions and sub-districts are ILLUSTRATIVE (drawn for the demo), not the official "
@@ -84,6 +168,22 @@ def geojson_geometry(file_name: str, code: str) -> GEOSGeometry:
         if feature["properties"].get("code") == code:
             return GEOSGeometry(json.dumps(feature["geometry"]), srid=GEO_SRID)
     raise CommandError(f"No feature with code “{code}” in fixtures/{file_name}.")
+
+
+def photo_files_delete(names: list[str]) -> None:
+    for name in names:
+        default_storage.delete(name)
+
+
+def demo_photo(name: str) -> SimpleUploadedFile:
+    """A small JPEG standing for the unit's after-photo: a grey road with a fresh dark patch."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (320, 240), (150, 150, 145))
+    ImageDraw.Draw(image).ellipse((110, 90, 210, 150), fill=(55, 55, 60))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=80)
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/jpeg")
 
 
 class Command(BaseCommand):
@@ -113,10 +213,22 @@ class Command(BaseCommand):
             departments, areas = self.load_departments()
             categories = self.load_categories()
             holidays = self.load_holidays()  # before the reports: their deadlines count working time
+            staff = self.load_staff()  # before the reports: they take the reports' steps
+            places = self.load_places()
             reports = self.load_reports()
             admin_created = self.load_admin()
             self.load_api_key()
-        self.print_summary(boundaries, departments, areas, categories, reports, admin_created, holidays)
+        self.print_summary(
+            boundaries,
+            departments,
+            areas,
+            categories,
+            reports,
+            admin_created,
+            holidays,
+            new_staff=staff,
+            new_places=places,
+        )
 
     # --- reset -----------------------------------------------------------------------------------
 
@@ -133,9 +245,19 @@ class Command(BaseCommand):
             | Q(district__boundary_set__in=sets)
             | Q(service_area__department__in=departments)
         )
+        # The work photos' files go too, once the rows are gone for good.
+        photo_files = list(
+            ReportPhoto.objects.filter(report__in=reports).exclude(image="").values_list("image", flat=True)
+        )
         try:
             n_reports = reports.count()
             reports.delete()
+            transaction.on_commit(lambda: photo_files_delete(photo_files))
+            get_user_model().objects.filter(username__in=[m.username for m in DEMO_STAFF]).delete()
+            places = read_fixture("places_qazvin.json")["places"]
+            n_places, _deleted = Place.objects.filter(
+                name_fa__in=[p["name_fa"] for p in places], source__in=[p["source"] for p in places]
+            ).delete()
             n_categories = categories.count()
             categories.delete()
             n_departments = departments.count()
@@ -151,7 +273,7 @@ class Command(BaseCommand):
             ) from None
         self.stdout.write(
             f"Reset: deleted {n_reports} report(s), {n_categories} categories, {n_departments} departments "
-            f"(with their units) and {n_sets} demo boundary set(s)."
+            f"(with their units), {n_sets} demo boundary set(s), the demo staff and {n_places} place(s)."
         )
 
     # --- boundaries ------------------------------------------------------------------------------
@@ -245,67 +367,209 @@ class Command(BaseCommand):
             working_calendar_clear()
         return written
 
+    # --- staff and places ---------------------------------------------------------------------------
+
+    def load_staff(self) -> int:
+        """One member of staff per role, through the same service the admin uses; an existing user
+        with the same name is left as it is."""
+        existing = set(
+            get_user_model()
+            .objects.filter(username__in=[m.username for m in DEMO_STAFF])
+            .values_list("username", flat=True)
+        )
+        created = 0
+        for member in DEMO_STAFF:
+            if member.username in existing:
+                continue
+            staff_user_create(
+                username=member.username,
+                password=STAFF_PASSWORD,
+                role=member.role,
+                district_codes=member.district_codes,
+                service_area_codes=member.service_area_codes,
+                first_name=member.first_name,
+                last_name=member.last_name,
+                email=f"{member.username}@example.org",
+            )
+            created += 1
+        return created
+
+    def load_places(self) -> int:
+        """A few well-known places of Qazvin for the call screen's place search
+        (fixtures/places_qazvin.json, each with the public source of its point)."""
+        created = 0
+        for spec in read_fixture("places_qazvin.json")["places"]:
+            if Place.objects.filter(name_fa=spec["name_fa"], source=spec["source"]).exists():
+                continue
+            place_create(
+                name_fa=spec["name_fa"],
+                name_en=spec.get("name_en", ""),
+                kind=spec["kind"],
+                location=Point(spec["lon"], spec["lat"], srid=GEO_SRID),
+                source=spec["source"],
+            )
+            created += 1
+        return created
+
     # --- sample reports --------------------------------------------------------------------------
 
     def load_reports(self) -> int:
-        loaded = set(
-            ReportEvent.objects.filter(actor_label=DEMO_ACTOR, data__has_key="demo_key").values_list(
-                "data__demo_key", flat=True
-            )
-        )
+        loaded = self.loaded_reports()
         categories = {c.code: c for c in Category.objects.all()}
+        staff: dict[str, Any] = {
+            u.username: u
+            for u in get_user_model().objects.filter(username__in=[m.username for m in DEMO_STAFF])
+        }
         now = timezone.now()
         created = 0
         for spec in read_fixture("sample_reports.json")["reports"]:
             if spec["key"] in loaded:
                 continue
+            category = categories[spec["category"]]
             location = Point(spec["lon"], spec["lat"], srid=GEO_SRID) if "lat" in spec else None
+            # The 137 operator files what comes in by telephone, as on the call screen.
+            taker = staff.get("operator") if spec["channel"] == Channel.PHONE else None
             report = report_create(
-                category=categories[spec["category"]],
+                category=category,
                 location=location,
                 description=spec["description"],
                 channel=spec["channel"],
                 address=spec.get("address", ""),
                 reporter_name=spec.get("reporter_name", ""),
+                reporter_phone=spec.get("reporter_phone", ""),
                 reporter_email=spec.get("reporter_email", ""),
+                actor=taker,
             )
-            self.report_history(report=report, spec=spec, now=now)
+            events.note_event(
+                report=report,
+                actor_label=DEMO_ACTOR,
+                note="Sample report loaded by demo_load.",
+                public=False,
+                data={"demo_key": spec["key"]},
+            )
+            loaded[spec["key"]] = report.pk
+            steps = self.report_steps(report=report, spec=spec)
+            self.report_walk(report=report, spec=spec, steps=steps, staff=staff, loaded=loaded)
+            self.report_backdate(report=report, spec=spec, now=now)
             created += 1
         return created
 
-    def report_history(self, *, report: Report, spec: dict[str, Any], now: Any) -> None:
-        """Backdate the sample report and walk it to its status, so the demo has a history (SLA
-        clocks, timelines). Every step is an event; the first, internal one marks it as demo data."""
-        created_at = now - timedelta(hours=spec.get("age_hours", 0))
-        ReportEvent.objects.filter(report=report).update(at=created_at)
-        note = events.note_event(
-            report=report,
-            actor_label=DEMO_ACTOR,
-            note="Sample report loaded by demo_load.",
-            public=False,
-            data={"demo_key": spec["key"]},
-        )
-        ReportEvent.objects.filter(pk=note.pk).update(at=created_at)
-        target = STATUS_PATH.index(ReportStatus(spec.get("status", ReportStatus.RECEIVED)))
-        steps = STATUS_PATH[1 : target + 1]
-        if report.service_area_id is None:
-            steps = ()  # in the triage queue: nobody to forward it to yet
-        span = now - timedelta(minutes=10) - created_at
-        previous = ReportStatus.RECEIVED
-        at = created_at
-        for i, status in enumerate(steps, start=1):
-            at = created_at + span * i / (len(steps) + 1)
-            event = events.status_changed_event(
-                report=report,
-                action=status,
-                actor_label=DEMO_ACTOR,
-                from_status=previous,
-                to_status=status,
-                note=STATUS_NOTES[status],
+    def loaded_reports(self) -> dict[str, int]:
+        """The sample reports already in the database: demo_key -> report id."""
+        return {
+            key: report_id
+            for report_id, key in ReportEvent.objects.filter(
+                actor_label=DEMO_ACTOR, data__has_key="demo_key"
+            ).values_list("report_id", "data__demo_key")
+        }
+
+    def report_steps(self, *, report: Report, spec: dict[str, Any]) -> tuple[str, ...]:
+        target = spec["status"]
+        plan = PROBLEM_STEPS if report.kind in table.PROBLEM_KINDS else MESSAGE_STEPS
+        if target not in plan:
+            raise CommandError(
+                f"Sample report {spec['key']}: a {report.kind} cannot be brought to “{target}” "
+                f"(possible: {', '.join(plan)})."
             )
-            ReportEvent.objects.filter(pk=event.pk).update(at=at)
-            previous = status
-        Report.objects.filter(pk=report.pk).update(created_at=created_at, updated_at=at, status=previous)
+        start = ReportStatus.FORWARDED if report.service_area_id else ReportStatus.RECEIVED
+        if target in (ReportStatus.RECEIVED, ReportStatus.FORWARDED) and target != start:
+            raise CommandError(
+                f"Sample report {spec['key']}: intake leaves it “{start}” (a report routed to a unit is "
+                f"forwarded at once; only one in the triage queue stays received), not “{target}”."
+            )
+        if start == ReportStatus.RECEIVED and plan[target]:
+            raise CommandError(f"Sample report {spec['key']}: in the triage queue, it has no unit to act.")
+        return plan[target]
+
+    def report_walk(
+        self,
+        *,
+        report: Report,
+        spec: dict[str, Any],
+        steps: tuple[str, ...],
+        staff: dict[str, AbstractBaseUser],
+        loaded: dict[str, int],
+    ) -> None:
+        """Take the steps through the workflow service, each as the member of staff whose job it is."""
+        notes = spec.get("notes", {})
+        for action in steps:
+            extra: dict[str, Any] = {}
+            if action == "done":
+                extra["photos"] = [demo_photo(f"{spec['key']}-after.jpg")]
+            if action == "transfer":
+                extra["service_area"] = ServiceArea.objects.get(code=spec["transfer_to"])
+            if action == "refer":
+                extra["referred_to"] = spec["referred_to"]
+            if action == "duplicate":
+                original = loaded.get(spec["duplicate_of"])
+                if original is None:
+                    raise CommandError(
+                        f"Sample report {spec['key']} duplicates “{spec['duplicate_of']}”, which must come "
+                        "before it in fixtures/sample_reports.json."
+                    )
+                extra["duplicate_of"] = Report.objects.get(pk=original)
+            report.refresh_from_db()
+            report_transition(
+                report=report,
+                action=action,
+                actor=self.actor_for(report=report, action=action, staff=staff),
+                note=notes.get(action, ACTION_NOTES[action]),
+                **extra,
+            )
+
+    def actor_for(
+        self, *, report: Report, action: str, staff: dict[str, AbstractBaseUser]
+    ) -> AbstractBaseUser:
+        roles = {role for t in table.BY_ACTION[action] if report.kind in t.kinds for role in t.roles}
+        for username in ACTOR_ORDER:
+            user = staff.get(username)
+            scope = staff_scope(user=user) if user is not None else None
+            if scope is not None and scope.role in roles and report_in_scope(scope=scope, report=report):
+                return user  # type: ignore[return-value]
+        raise CommandError(f"No demo member of staff may “{action}” report {report.tracking_code}.")
+
+    def report_backdate(self, *, report: Report, spec: dict[str, Any], now: datetime) -> None:
+        """Move the report's history back in time as the fixture asks (`age_hours`): its creation,
+        then each step spread evenly up to ten minutes ago, the report's own timestamps and its SLA
+        deadlines with them. Only times change: who did what, in which order, is the workflow's."""
+        created_at = now - timedelta(hours=spec.get("age_hours", 0))
+        own = list(ReportEvent.objects.filter(report=report).order_by("at", "id"))
+        # The events of the same steps on other reports (a duplicate's note on its original).
+        others = list(ReportEvent.objects.filter(data__merged=report.tracking_code).exclude(report=report))
+        intake = [e for e in own if e.kind == ReportEvent.Kind.CREATED or e.actor_label == DEMO_ACTOR]
+        later = [e for e in own if e not in intake]
+        span = now - timedelta(minutes=10) - created_at
+        times: dict[str, datetime] = {}
+        at = created_at
+        for event in intake:
+            event.at = created_at
+        for i, event in enumerate(later, start=1):
+            at = created_at + span * i / (len(later) + 1)
+            event.at = at
+            if event.kind == ReportEvent.Kind.STATUS:
+                times.setdefault(event.to_status, at)
+                times[f"last:{event.to_status}"] = at
+        for event in others:
+            event.at = times.get("last:duplicate", at)
+        ReportEvent.objects.bulk_update(own + others, ["at"])
+        report.refresh_from_db()
+        fields = {
+            "created_at": created_at,
+            "updated_at": at,
+            "routed_at": times.get(f"last:{ReportStatus.TRANSFERRED}", created_at),
+            "expected_at": report_expected_at(category=report.category, start=created_at),
+            "acknowledge_due_at": report_acknowledge_due_at(category=report.category, start=created_at),
+        }
+        if report.acknowledged_at:
+            fields["acknowledged_at"] = times.get(ReportStatus.ACKNOWLEDGED, at)
+        if report.done_at:
+            fields["done_at"] = times.get(f"last:{ReportStatus.DONE}", at)
+        if report.closed_at:
+            fields["closed_at"] = at
+        Report.objects.filter(pk=report.pk).update(**fields)
+        ReportPhoto.objects.filter(report=report).update(
+            created_at=times.get(f"last:{ReportStatus.DONE}", at)
+        )
 
     # --- the admin login -------------------------------------------------------------------------
 
@@ -333,6 +597,9 @@ class Command(BaseCommand):
         new_reports: int,
         admin_created: bool,
         new_holidays: int = 0,
+        *,
+        new_staff: int = 0,
+        new_places: int = 0,
     ) -> None:
         active = BoundarySet.objects.filter(active=True).first()
         levels: Counter[int] = (
@@ -352,6 +619,8 @@ class Command(BaseCommand):
             or new_reports
             or admin_created
             or new_holidays
+            or new_staff
+            or new_places
         )
         write = self.stdout.write
         write(
@@ -375,6 +644,13 @@ class Command(BaseCommand):
         write(
             f"  reports      {demo_reports.count()} sample reports ({new_reports} new): "
             + ", ".join(f"{n} {rule}" for rule, n in sorted(rules.items()))
+        )
+        statuses = Counter(demo_reports.values_list("status", flat=True))
+        write("               " + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())))
+        write(f"  places       {Place.objects.count()} ({new_places} new)")
+        write(
+            f"  staff        {', '.join(m.username for m in DEMO_STAFF)} / {STAFF_PASSWORD} "
+            f"({new_staff} new; `manage.py demo_logins` lists their roles)"
         )
         write(
             f"  login        {ADMIN_USERNAME} / {ADMIN_PASSWORD} "

@@ -211,3 +211,26 @@ def test_validation_errors_carry_their_codes(city, staff):
     with pytest.raises(ValidationError) as no_photo:
         report_transition(report=report, action="done", actor=staff.unit_r1, note="done")
     assert no_photo.value.error_dict["photos"][0].code == "photo_required"
+
+
+def test_a_reopened_report_owes_a_new_acknowledgement_and_the_citizen_is_not_told_of_their_own_step(
+    city, staff
+):
+    from datetime import timedelta
+
+    from issues.models import Report
+
+    report = _pothole(city, reporter_phone="+989121234567")
+    report_transition(report=report, action="acknowledge", actor=staff.unit_r1)
+    report_transition(report=report, action="done", actor=staff.unit_r1, note="ok", photos=[jpeg_upload()])
+    # The first deadlines lie in the past by the time the citizen says it is not fixed.
+    Report.objects.filter(pk=report.pk).update(
+        acknowledge_due_at=report.created_at - timedelta(days=30),
+        expected_at=report.created_at - timedelta(days=20),
+    )
+    before = OutboxMessage.objects.filter(report=report).count()
+    reopened = report_transition(report=report, action="reopen", as_role="citizen", note="still there").report
+    assert reopened.status == "reopened"
+    assert reopened.acknowledge_due_at > reopened.updated_at - timedelta(minutes=1)
+    assert reopened.expected_at > reopened.acknowledge_due_at
+    assert OutboxMessage.objects.filter(report=report).count() == before

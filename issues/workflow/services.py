@@ -40,6 +40,7 @@ from issues.models import (
 )
 from issues.workflow import transitions as table
 from issues.workflow.scope import StaffScope, report_in_scope, staff_scope
+from issues.workflow.selectors import report_acknowledge_due_at, report_expected_at
 
 # A work report's text and a note's: plain text, as the citizen's own.
 NOTE_MAX = 4000
@@ -209,9 +210,11 @@ def report_transition(
                 photo_store.photo_save(report=locked, photo=photo, kind=ReportPhoto.Kind.WORK)
             from issues import notifications
 
-            notifications.report_status_notify(
-                report=locked, transition=transition, feedback_token=result.feedback_token
-            )
+            # The reporter is told of what others did, not of their own step (reopening it).
+            if role != table.CITIZEN:
+                notifications.report_status_notify(
+                    report=locked, transition=transition, feedback_token=result.feedback_token
+                )
     return result
 
 
@@ -277,7 +280,9 @@ def _status_change(
         report.service_area = service_area
         report.routed_at = now
         report.assigned_to = None
-        changed += ["service_area", "routed_at", "assigned_to"]
+        # The new unit's clock to acknowledge starts now.
+        report.acknowledge_due_at = report_acknowledge_due_at(category=report.category, start=now)
+        changed += ["service_area", "routed_at", "assigned_to", "acknowledge_due_at"]
     if action == "acknowledge" and report.acknowledged_at is None:
         report.acknowledged_at = now
         changed.append("acknowledged_at")
@@ -305,9 +310,12 @@ def _status_change(
         changed.append("duplicate_of")
         data["duplicate_of"] = duplicate_of.tracking_code if duplicate_of else None
     if action == "reopen":
+        # Back with the unit, which owes a new acknowledgement and a new fix in working time.
         report.done_at = None
         report.closed_at = None
-        changed += ["done_at", "closed_at"]
+        report.acknowledge_due_at = report_acknowledge_due_at(category=report.category, start=now)
+        report.expected_at = report_expected_at(category=report.category, start=now)
+        changed += ["done_at", "closed_at", "acknowledge_due_at", "expected_at"]
     if transition.target in (
         ReportStatus.CLOSED,
         ReportStatus.NOT_RESPONSIBLE,

@@ -383,3 +383,23 @@ OPEN137_SATISFACTION_MIN_ANSWERS = int(os.environ.get("OPEN137_SATISFACTION_MIN_
 # Staff pages live under one prefix; their login page is the console's own.
 LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:inbox"
+
+# --- Sending the outbox (issues/outbox.py) ---------------------------------------------------------
+# Every gateway call has a deadline: one stalled SMTP server or SMS gateway cannot hold a worker.
+# EMAIL_TIMEOUT is Django's SMTP socket timeout; OPEN137_OUTBOX_SEND_TIMEOUT_SECONDS cuts any gateway
+# call (a custom SMS class too) that has not returned by then, and the message is retried.
+OPEN137_EMAIL_TIMEOUT = float(os.environ.get("OPEN137_EMAIL_TIMEOUT", "20"))
+EMAIL_TIMEOUT = OPEN137_EMAIL_TIMEOUT
+OPEN137_OUTBOX_SEND_TIMEOUT_SECONDS = float(os.environ.get("OPEN137_OUTBOX_SEND_TIMEOUT_SECONDS", "30"))
+# A sender marks a message `sending` for this long; if it dies mid-send, the periodic requeue sends
+# the message again once the lease has run out. Longer than a send may take, or a slow send that is
+# still running would be sent a second time.
+OPEN137_OUTBOX_LEASE_SECONDS = int(os.environ.get("OPEN137_OUTBOX_LEASE_SECONDS", "120"))
+if not 0 < OPEN137_EMAIL_TIMEOUT <= OPEN137_OUTBOX_SEND_TIMEOUT_SECONDS < OPEN137_OUTBOX_LEASE_SECONDS:
+    raise ImproperlyConfigured(
+        "Outbox timeouts: need 0 < OPEN137_EMAIL_TIMEOUT <= OPEN137_OUTBOX_SEND_TIMEOUT_SECONDS < "
+        "OPEN137_OUTBOX_LEASE_SECONDS (seconds)."
+    )
+# A replay of a submission (same idempotency key, same content) gets the first answer, private token
+# included, for this long; after it, the same report without the token.
+OPEN137_IDEMPOTENCY_REPLAY_SECONDS = int(os.environ.get("OPEN137_IDEMPOTENCY_REPLAY_SECONDS", str(24 * 3600)))

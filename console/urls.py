@@ -1,9 +1,8 @@
-"""The staff console under /console/. The 137 call screen (views/call.py) is added here as
-`console:call` when it lands; the header links to it only once the name resolves."""
+"""The staff console under /console/, with the 137 call screen (views/call.py) as `console:call`."""
 
 from django.urls import path
 
-from console.views import auth, inbox, queues, report
+from console.views import auth, call, inbox, queues, report
 
 app_name = "console"
 urlpatterns = [
@@ -14,4 +13,8 @@ urlpatterns = [
     path("reports/<str:code>/action/", report.report_action, name="report_action"),
     path("triage/", queues.triage, name="triage"),
     path("verification/", queues.verification, name="verification"),
+    path("call/", call.call_screen, name="call"),
+    path("call/filed/<str:code>/", call.call_filed, name="call_filed"),
+    path("call/places/", call.call_places, name="call_places"),
+    path("call/caller/", call.call_caller, name="call_caller"),
 ]

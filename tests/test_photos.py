@@ -298,6 +298,112 @@ def test_photo_save_names_files_randomly(category, media):
     assert (media / first.image.name).read_bytes() == photo.content
 
 
+# --- Converted while shrunk ---------------------------------------------------------------------------
+
+
+def decoded(photo) -> Image.Image:
+    return Image.open(io.BytesIO(photo.content)).convert("RGB")
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "RGB", "P"])
+def test_shrinking_band_by_band_gives_the_whole_image_shrunk(mode, monkeypatch):
+    """A large image is converted (here: put on white) and shrunk one band of rows at a time; the
+    result is that of converting the whole and shrinking it at once, band edges included."""
+    from PIL import ImageChops
+
+    from issues.photos import BAND_ROWS, _shrunk
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 40_000_000)  # as _decode sets it (Pillow checks crops)
+    rgb = Image.merge("RGB", [Image.effect_noise((1400, 1000), 60) for _ in range(3)])
+    if mode == "RGBA":
+        image = rgb.convert("RGBA")
+        # From opaque at the bottom to clear at the top, across every band.
+        image.putalpha(
+            Image.linear_gradient("L").resize(image.size).transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+        )
+        whole = Image.new("RGB", image.size, (255, 255, 255))
+        whole.paste(image, mask=image)
+    elif mode == "P":
+        image = rgb.quantize(64)
+        whole = image.convert("RGB")
+    else:
+        image = whole = rgb
+    result = _shrunk(image, 500)
+    expected = whole.resize((500, 357), Image.Resampling.LANCZOS)
+    assert result.mode == "RGB" and result.size == (500, 357) and result.height > BAND_ROWS
+    low, high = ImageChops.difference(result, expected).convert("L").getextrema()
+    assert high <= 1, high  # the same pixels, to rounding
+
+
+def test_transparency_comes_out_white():
+    image = two_halves((1400, 1000)).convert("RGBA")
+    image.paste((0, 0, 0, 0), (0, 0, 1400, 300))
+    result = decoded(photo_process(upload=upload(encoded(image, "PNG"), "layers.png")))
+    assert min(pixel(result, 100, 20)) > 245  # clear: white, not black
+    red = pixel(result, 100, 300)
+    assert red[0] > 180 and red[2] < 60, red
+
+
+def test_a_palette_png_with_a_transparent_colour_comes_out_on_white(settings):
+    settings.OPEN137_PHOTO_MAX_SIDE = 100
+    image = Image.new("P", (400, 200), 1)
+    image.putpalette([0, 0, 0, 220, 20, 20] + [0, 0, 0] * 254)
+    image.paste(0, (0, 0, 400, 100))  # colour 0, transparent, on the top half
+    photo = photo_process(upload=upload(encoded(image, "PNG", transparency=0), "map.png"))
+    result = decoded(photo)
+    assert result.size == (100, 50)
+    assert min(pixel(result, 50, 10)) > 245
+    red = pixel(result, 50, 40)
+    assert red[0] > 180 and red[1] < 60, red
+
+
+def test_a_16_bit_grey_png_keeps_its_greys():
+    """Pillow turns 16-bit grey into 8 bits by clipping (everything above 255 white): brought down
+    by 257 instead, mid-grey stays mid-grey."""
+    image = Image.new("I;16", (300, 200))
+    image.paste(0x8080, (0, 0, 150, 200))  # mid-grey on the left
+    image.paste(0xFFFF, (150, 0, 300, 200))  # white on the right
+    result = decoded(photo_process(upload=upload(encoded(image, "PNG"), "scan.png")))
+    assert 120 <= pixel(result, 50, 100)[0] <= 136
+    assert pixel(result, 250, 100)[0] > 250
+
+
+def test_an_unused_alpha_band_is_ignored():
+    """A PNG saved in RGBA with every pixel opaque comes out as its RGB pixels."""
+    rgba = two_halves().convert("RGBA")
+    photo = photo_process(upload=upload(encoded(rgba, "PNG"), "screenshot.png"))
+    result = decoded(photo)
+    top = pixel(result, 40, 100)
+    assert top[0] > 200 and top[2] < 60, top
+
+
+def test_a_photo_is_decoded_at_a_reduced_scale_and_kept_upright(settings):
+    """A JPEG twice the kept size is decoded by libjpeg at half its size, then turned upright."""
+    settings.OPEN137_PHOTO_MAX_SIDE = 150
+    original = io.BytesIO()
+    two_halves((600, 400)).save(original, format="JPEG", exif=gps_exif(orientation=6).tobytes())  # type: ignore[arg-type]
+    photo = photo_process(upload=upload(original.getvalue()))
+    assert (photo.width, photo.height) == (100, 150)
+    assert photo.gps == pytest.approx((LAT, LON), abs=1e-6)
+    result = decoded(photo)
+    top, bottom = pixel(result, 50, 20), pixel(result, 50, 130)
+    assert top[0] > 150 and top[2] < 100, top
+    assert bottom[2] > 150 and bottom[0] < 100, bottom
+
+
+def test_a_jpeg_in_too_many_passes_is_refused():
+    """Each scan of a progressive JPEG goes over the whole image again: a file with more scans than
+    any encoder writes is refused before it is decoded."""
+    data = encoded(two_halves(), "JPEG", progressive=True)
+    end = data.rindex(b"\xff\xd9")
+    # Empty scans (a refinement of no coefficient) appended before the end: what an attacker sends.
+    empty_scan = b"\xff\xda" + struct.pack(">HB", 8, 1) + b"\x01\x00" + b"\x00\x00\x10"
+    crafted = data[:end] + empty_scan * 100 + data[end:]
+    with pytest.raises(ValidationError, match="too many passes") as refused:
+        photo_process(upload=upload(crafted, "many.jpg"))
+    assert refused.value.error_dict["photos"][0].code == "photo_too_complex"
+
+
 # --- No photo left behind ----------------------------------------------------------------------------
 
 

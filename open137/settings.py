@@ -403,3 +403,21 @@ if not 0 < OPEN137_EMAIL_TIMEOUT <= OPEN137_OUTBOX_SEND_TIMEOUT_SECONDS < OPEN13
 # A replay of a submission (same idempotency key, same content) gets the first answer, private token
 # included, for this long; after it, the same report without the token.
 OPEN137_IDEMPOTENCY_REPLAY_SECONDS = int(os.environ.get("OPEN137_IDEMPOTENCY_REPLAY_SECONDS", str(24 * 3600)))
+
+# --- Oversight map data: vector tiles and heatmap (issues/oversight/) ------------------------------
+# Below this zoom a tile holds counts per grid cell; from it, single reports (when not too many).
+OPEN137_TILE_DETAIL_ZOOM = int(os.environ.get("OPEN137_TILE_DETAIL_ZOOM", "14"))
+# A count tile is cut into 2^N x 2^N cells (5: 32 x 32, 8 px cells on a 256 px tile).
+OPEN137_TILE_CELL_LEVELS = int(os.environ.get("OPEN137_TILE_CELL_LEVELS", "5"))
+# At most this many single reports, and this many bytes, in one tile; past either, counts per cell.
+OPEN137_TILE_MAX_FEATURES = int(os.environ.get("OPEN137_TILE_MAX_FEATURES", "4000"))
+OPEN137_TILE_MAX_BYTES = int(os.environ.get("OPEN137_TILE_MAX_BYTES", "200000"))
+# The margin a tile carries around it, in tile units (4096 a side).
+OPEN137_TILE_BUFFER = int(os.environ.get("OPEN137_TILE_BUFFER", "64"))
+# A heatmap at zoom z counts in cells of zoom z + N (4: 16 x 16 cells a tile), at most MAX_CELLS.
+OPEN137_HEATMAP_CELL_LEVELS = int(os.environ.get("OPEN137_HEATMAP_CELL_LEVELS", "4"))
+OPEN137_HEATMAP_MAX_CELLS = int(os.environ.get("OPEN137_HEATMAP_MAX_CELLS", "10000"))
+# Cache-Control max-age of tiles and heatmaps, in seconds: a proxy serves repeats meanwhile.
+OPEN137_MAP_MAX_AGE = int(os.environ.get("OPEN137_MAP_MAX_AGE", "60"))
+if not (0 <= OPEN137_TILE_CELL_LEVELS <= 6 and 0 <= OPEN137_HEATMAP_CELL_LEVELS <= 6):
+    raise ImproperlyConfigured("OPEN137_TILE_CELL_LEVELS and OPEN137_HEATMAP_CELL_LEVELS: 0 to 6.")

@@ -3,6 +3,7 @@ Also the rule for the anonymous write endpoints: JSON or multipart, forms only f
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.utils.http import is_same_domain, parse_header_parameters
 from django.utils.translation import gettext as _
 from rest_framework import status
@@ -25,11 +27,29 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from open137.parsers import MAX_JSON_DEPTH, JSONValueError, json_value_check
 
+logger = logging.getLogger(__name__)
+# Seconds a client is asked to wait when the database did not answer (a restart, a fail-over).
+DATABASE_RETRY_AFTER_S = 2
+
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    # The database went away (restarted, failed over, a connection cut): nothing of this request was
+    # committed, or the client cannot know; a retry, with the same Idempotency-Key for a new report,
+    # is safe. A 503 with Retry-After says so, where a 500 would say the request itself is at fault.
+    # Lock and statement timeouts are OperationalErrors too: "try again" holds for them as well.
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable: %s", str(exc).strip()[:300])
+        set_rollback()
+        message = _("The service cannot reach its database for a moment. Please try again shortly.")
+        return Response(
+            {"error": message},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+        )
     # Django refuses to read a body over its limits; unhandled, that is its HTML "Bad Request" page.
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0

@@ -9,8 +9,14 @@ An import replaces one level (jurisdiction, regions or sub-districts) and never 
 in place: it builds a new `BoundarySet` holding the imported districts plus a copy of the active
 set's other levels, so reports routed before keep the district rows they were routed to. Without
 `commit` everything runs in one transaction that is rolled back at the end (a dry run that still
-measures overlaps, gaps and how many places would change district); with `commit` the new set is
-activated in the same transaction: all or nothing.
+measures overlaps, gaps, the area that changes hands and how many open reports would move); with
+`commit` the new set is activated in the same transaction: all or nothing. The transaction holds the
+boundaries lock (`districts.services.boundaries_lock`) from before it reads the active set: two imports,
+or an import and an edit of a district, run one after the other, and neither is lost.
+
+The area that changes hands: per district code, where the new set differs from the active one
+(`districts.changes`, the same computation `reroute` uses), with its area on the spheroid; the open
+reports that would move are the ones in that area whose district differs between the two sets.
 
 Nested properties: GDAL reads a property that holds a JSON object (OpenStreetMap exports put every
 tag in `tags`) as one text field. A dotted field path such as `tags.name` or `tags.name:en` names a
@@ -49,8 +55,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from districts.changes import AreaChange, DistrictMove, changed_area_build, changed_area_moves
 from districts.models import BoundarySet, District, DistrictLevel
-from districts.services import boundary_set_activate, boundary_set_create, district_create
+from districts.services import boundaries_lock, boundary_set_activate, boundary_set_create, district_create
 from geo.srid import GEO_SRID
 
 # Overlaps and gaps smaller or thinner than this are noise, not a boundary problem worth a planner's
@@ -109,13 +116,6 @@ class Gap:
 
 
 @dataclass(frozen=True)
-class PointChange:
-    before: str | None  # district code covering the sample point in the active set (None: none)
-    after: str | None
-    points: int
-
-
-@dataclass(frozen=True)
 class Relink:
     """A copied district whose parent was at the imported level, and what it hangs from now."""
 
@@ -150,8 +150,10 @@ class ImportSummary:
     replaced: int = 0  # districts of the imported level in the previously active set
     copied: dict[int, int] = field(default_factory=dict)  # level -> districts copied from it
     relinked: list[Relink] = field(default_factory=list)
-    sample_points: int = 0
-    point_changes: list[PointChange] = field(default_factory=list)
+    # Against the previously active set: the districts whose area changes hands (largest first),
+    # and per counted kind ("open reports") what would move from which district to which.
+    area_changes: list[AreaChange] = field(default_factory=list)
+    moves: dict[str, list[DistrictMove]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -170,9 +172,10 @@ class ImportSummary:
     def gap_area_m2(self) -> float:
         return sum(g.area_m2 for g in self.gaps)
 
-    @property
-    def changed_points(self) -> int:
-        return sum(c.points for c in self.point_changes)
+    def moving(self, what: str = "open reports") -> int | None:
+        """How many of `what` would change district (None: nothing counts them)."""
+        moves = self.moves.get(what)
+        return None if moves is None else sum(m.count for m in moves)
 
 
 @dataclass(frozen=True)
@@ -701,31 +704,6 @@ def _gaps(district_ids: list[int]) -> tuple[list[Gap], int]:
     return gaps, sum(1 for a, p, _lat, _lon in rows if a and not _reported(a, p))
 
 
-_CODE_AT = """(SELECT d.code FROM districts_districtpiece p JOIN districts_district d ON d.id = p.district_id
-                WHERE d.boundary_set_id = %s AND d.level = %s AND ST_Covers(p.geom, s.pt)
-                ORDER BY d.area_m2, d.code LIMIT 1)"""
-
-
-def _point_changes(*, old_set_id: int, new_set_id: int, level: int) -> tuple[int, list[PointChange]]:
-    """Sample the old districts of the level (one interior point per subdivided piece, so large
-    districts get more samples) and compare which district covers each point before and after,
-    with the routing tie-break within the level (smaller district, then lower code)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH s AS (SELECT ST_PointOnSurface(p.geom) AS pt
-                         FROM districts_districtpiece p JOIN districts_district d ON d.id = p.district_id
-                        WHERE d.boundary_set_id = %s AND d.level = %s),
-                 routed AS (SELECT {_CODE_AT} AS before, {_CODE_AT} AS after FROM s)
-            SELECT before, after, count(*) FROM routed GROUP BY before, after ORDER BY 3 DESC, 1, 2""",
-            [old_set_id, level, old_set_id, level, new_set_id, level],
-        )
-        rows = cursor.fetchall()
-    total = sum(n for _before, _after, n in rows)
-    changes = [PointChange(before, after, n) for before, after, n in rows if before != after]
-    return total, changes
-
-
 # --- the service -----------------------------------------------------------------------------------
 
 
@@ -819,6 +797,7 @@ def boundary_import(
         )
 
     with transaction.atomic():
+        boundaries_lock()  # before the active set is read: see the module's docstring
         boundary_set = _write(features=features, level=level, path=path, summary=summary)
         if commit:
             boundary_set_activate(boundary_set=boundary_set)
@@ -949,9 +928,8 @@ def _write(
     summary.gaps, gap_slivers = _gaps(new_ids)
     summary.slivers = overlap_slivers + gap_slivers
     if previous is not None:
-        summary.sample_points, summary.point_changes = _point_changes(
-            old_set_id=previous.pk, new_set_id=boundary_set.pk, level=level
-        )
+        summary.area_changes = changed_area_build(new_set_id=boundary_set.pk, old_sets={previous.pk: None})
+        summary.moves = changed_area_moves(old_set_id=previous.pk, new_set_id=boundary_set.pk)
     if summary.skipped_features:
         summary.warnings.append(
             _("%(n)s feature(s) without a polygon were skipped.") % {"n": summary.skipped_features}

@@ -44,14 +44,34 @@ def as_multipolygon(geometry: GEOSGeometry) -> MultiPolygon:
     return geometry  # type: ignore[return-value]
 
 
+# Boundary writes (an import, a district drawn or redrawn, a set activated) take this lock first,
+# for the rest of their transaction, so they run one after another: an import reads the active set
+# it copies under the lock, and no other import or edit lands between that read and its activation
+# (it would be lost: the new set is built from what the import read). A PostgreSQL advisory lock, not
+# a row lock: there may be no active set yet to lock (two first imports), and an edit of a district
+# does not write its set's row. Readers (routing) never take it.
+BOUNDARIES_LOCK_KEY = 137_000_001
+
+
+def boundaries_lock() -> None:
+    """Wait for, then hold until the end of the transaction, the lock of boundary writes."""
+    if connection.get_autocommit():
+        raise RuntimeError("boundaries_lock() needs a transaction: the lock is held until it ends")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [BOUNDARIES_LOCK_KEY])
+
+
+@transaction.atomic
 def district_pieces_rebuild(
     *, district_ids: Iterable[int], boundary_updated_at: datetime | None = None
 ) -> None:
     """Rebuild the pieces and area of these districts and stamp `boundary_updated_at` (now, unless the
-    caller knows the boundary is an unchanged copy: see `district_create`)."""
+    caller knows the boundary is an unchanged copy: see `district_create`). Takes the boundaries
+    lock, held until the caller's transaction ends."""
     ids = list(district_ids)
     if not ids:
         return
+    boundaries_lock()
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM districts_districtpiece WHERE district_id = ANY(%s)", [ids])
         cursor.execute(
@@ -85,6 +105,7 @@ def boundary_set_create(*, name: str, source: str = "", notes: str = "") -> Boun
 @transaction.atomic
 def boundary_set_activate(*, boundary_set: BoundarySet) -> BoundarySet:
     """Make this set the one routing uses; the previous one stays, for history and reports."""
+    boundaries_lock()
     BoundarySet.objects.filter(active=True).exclude(pk=boundary_set.pk).update(active=False)
     boundary_set.active = True
     boundary_set.activated_at = timezone.now()
@@ -111,6 +132,7 @@ def district_create(
     re-imported): when the boundary is the same, the new row keeps its `boundary_updated_at`, so a
     district that was only copied into a new boundary set does not look redrawn.
     """
+    boundaries_lock()
     if parent is not None and parent.boundary_set_id != boundary_set.pk:
         raise ValidationError(_("A district's parent must belong to the same boundary set."))
     if parent is not None and parent.level >= level:
@@ -139,6 +161,7 @@ def district_create(
 @transaction.atomic
 def district_update(*, district: District, **fields: object) -> District:
     """Change a district; a new boundary rebuilds its pieces and is visible to `reroute`."""
+    boundaries_lock()
     boundary = fields.pop("boundary", None)
     for name, value in fields.items():
         setattr(district, name, value)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.gis.geos import Point
+from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 
 from districts.importing import BoundaryImportError, ImportSummary, boundary_import
 from districts.models import BoundarySet, District, DistrictLevel, DistrictPiece
@@ -48,6 +50,11 @@ def deg_square(dx: float, dy: float, size: float = 0.01) -> Ring:
 def utm_square(dx: float, dy: float, size: float) -> Ring:
     """A square `size` metres wide, offset (dx, dy) metres from Qazvin's centre, in UTM 39N."""
     return square(UTM_X + dx, UTM_Y + dy, size)
+
+
+def utm_area(ring: Ring) -> float:
+    """The area in m² (UTM 39N) of a ring drawn in degrees."""
+    return float(Polygon(ring, srid=4326).transform(32639, clone=True).area)
 
 
 def feature(code: object, name: str, rings: Sequence[Ring] | None = None, **props: Any) -> dict[str, Any]:
@@ -326,7 +333,17 @@ def test_dry_run_over_an_active_set_leaves_it_untouched(tmp_path: Path) -> None:
 
     summary = run(moved)
 
-    assert summary.changed_points > 0  # the R1/R2 border moved east
+    # R1 grew east and north over most of R2: what changes hands is measured, nothing written.
+    areas = {(c.code, c.kind): c.area_m2 for c in summary.area_changes}
+    assert areas == {
+        ("R1", "moved"): pytest.approx(
+            utm_area(deg_square(-0.02, -0.01, 0.03)) - utm_area(deg_square(-0.02, -0.01, 0.02)), rel=0.01
+        ),
+        ("R2", "moved"): pytest.approx(
+            utm_area(deg_square(0.0, -0.01, 0.02)) - utm_area(deg_square(0.01, -0.01, 0.01)), rel=0.01
+        ),
+    }
+    assert summary.moving() == 0  # no reports yet
     assert (BoundarySet.objects.count(), District.objects.count(), DistrictPiece.objects.count()) == before
     assert BoundarySet.objects.get(active=True).pk == first.boundary_set_id
 
@@ -412,9 +429,19 @@ def test_reimport_replaces_one_level_and_keeps_the_others(tmp_path: Path) -> Non
     assert any("S3 (was in R2)" in w and "without a parent" in w for w in summary.warnings)
     # The old version stays as it was, for the reports routed with it.
     assert sorted(old_set.districts.filter(level=1).values_list("code", flat=True)) == ["R1", "R2"]
-    # The old R2 was sampled at one interior point, which now lies in R1.
-    assert summary.sample_points == 2
-    assert [(c.before, c.after, c.points) for c in summary.point_changes] == [("R2", "R1", 1)]
+    # Against the old regions: R1 grew, R2 is gone, R3 is new (the copied levels are unchanged).
+    assert sorted((c.code, c.kind) for c in summary.area_changes) == [
+        ("R1", "moved"),
+        ("R2", "gone"),
+        ("R3", "new"),
+    ]
+    areas = {c.code: c.area_m2 for c in summary.area_changes}
+    assert areas["R2"] == pytest.approx(utm_area(deg_square(0.0, -0.01, 0.02)), rel=0.01)
+    assert areas["R3"] == pytest.approx(utm_area(deg_square(0.015, -0.01, 0.005)), rel=0.01)
+    # R1 gained a strip 0.015 degree wide east of it and one 0.015 degree high north of it.
+    grown = utm_area(deg_square(-0.02, -0.01, 0.035)) - utm_area(deg_square(-0.02, -0.01, 0.02))
+    assert areas["R1"] == pytest.approx(grown, rel=0.01)
+    assert summary.moves == {"open reports": []}
     assert routed_code(QAZVIN_LON + 0.0175, QAZVIN_LAT - 0.0075) == "R3"
 
 
@@ -527,3 +554,182 @@ def test_qazvin_province_counties_with_nested_osm_tags(tmp_path: Path) -> None:
     assert match is not None and match.name_en == "Qazvin County"
     # Takestan lies west of Qazvin.
     assert routed_code(49.70, 36.07) == "6554959"
+
+
+# --- what changes hands, and the open reports that would move ------------------------------------------
+
+
+def _city_regions(tmp_path: Path, edge: float) -> Path:
+    """The standard test city's regions (conftest `city`) with the R1/R2 edge at longitude `edge`."""
+    return write_geojson(
+        tmp_path / f"regions_{edge}.geojson",
+        [
+            feature(
+                "R1",
+                "منطقه یک",
+                [[[50.00, 36.26], [edge, 36.26], [edge, 36.28], [50.00, 36.28], [50.00, 36.26]]],
+            ),
+            feature(
+                "R2",
+                "منطقه دو",
+                [[[edge, 36.26], [50.04, 36.26], [50.04, 36.28], [edge, 36.28], [edge, 36.26]]],
+            ),
+        ],
+    )
+
+
+def test_dry_run_reports_the_area_that_changes_hands_and_the_open_reports_that_would_move(
+    city: Any, tmp_path: Path, capsys: Any
+) -> None:
+    from districts.changes import DistrictMove
+    from issues.models import Report, ReportStatus
+    from issues.services.intake import report_create
+    from issues.services.reroute import reports_reroute
+    from tests.conftest import pt
+
+    # The R1/R2 edge moves from lon 50.02 to 50.015: three open reports and a closed one lie in the
+    # strip; the others stay where they are.
+    in_strip = [
+        report_create(category=city.pothole, location=pt(50.016 + i * 0.001, 36.27)) for i in range(3)
+    ]
+    closed = report_create(category=city.pothole, location=pt(50.019, 36.275))
+    Report.objects.filter(pk=closed.pk).update(status=ReportStatus.CLOSED)
+    for lon in (50.005, 50.012, 50.025, 50.035):
+        report_create(category=city.pothole, location=pt(lon, 36.27))
+    before = (BoundarySet.objects.count(), District.objects.count())
+    path = _city_regions(tmp_path, 50.015)
+
+    summary = run(path)
+
+    strip = utm_area([[50.015, 36.26], [50.02, 36.26], [50.02, 36.28], [50.015, 36.28], [50.015, 36.26]])
+    assert {(c.code, c.kind): c.area_m2 for c in summary.area_changes} == {
+        ("R1", "moved"): pytest.approx(strip, rel=0.01),
+        ("R2", "moved"): pytest.approx(strip, rel=0.01),
+    }
+    assert summary.moves == {"open reports": [DistrictMove("R1", "R2", 3)]}
+    assert summary.moving() == 3
+    assert (BoundarySet.objects.count(), District.objects.count()) == before  # a dry run
+
+    call_command("import_districts", str(path), "--code-field", "code", "--name-field", "name")
+    out = capsys.readouterr().out
+    lines = {line.strip().split("  ")[0]: line for line in out.splitlines()}
+    assert lines["area changing hands"].endswith("2 district(s)")
+    assert lines["R1"].endswith("(redrawn); open reports: 3 would leave, 0 would join")
+    assert lines["R2"].endswith("(redrawn); open reports: 0 would leave, 3 would join")
+    assert float(lines["R1"].split()[1].replace(",", "")) == pytest.approx(strip, rel=0.01)
+    assert lines["open reports moving"].endswith("3 would change district")
+    assert lines["R1 -> R2"].split()[-1] == "3"
+    assert "sample points" not in out
+
+    # Committed, `reroute` moves exactly those.
+    run(path, commit=True)
+    moves = reports_reroute(commit=False)
+    assert sorted(m.tracking_code for m in moves) == sorted(r.tracking_code for r in in_strip)
+
+
+# --- one import at a time, and never over an edit ------------------------------------------------------
+
+
+def _in_thread(target: Any, name: str = "") -> tuple[threading.Thread, dict[str, Any]]:
+    """Run `target` in a thread of its own (its own database connection); the result or the error
+    lands in the returned dict."""
+    outcome: dict[str, Any] = {}
+
+    def body() -> None:
+        try:
+            outcome["result"] = target()
+        except BaseException as exc:  # noqa: BLE001 (reported to the test)
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=body, name=name or None, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_waits_for_a_district_edit_in_progress_and_keeps_it(tmp_path: Path) -> None:
+    from districts.services import district_update
+
+    run(regions(tmp_path), commit=True, set_name="v1")
+    edited = threading.Event()
+    release = threading.Event()
+
+    def edit() -> None:
+        # An admin redraws R1 of the active set; the transaction stays open a moment.
+        with transaction.atomic():
+            r1 = District.objects.get(boundary_set__active=True, code="R1")
+            district_update(district=r1, boundary=Polygon(deg_square(-0.03, -0.01, 0.03), srid=4326))
+            edited.set()
+            release.wait(10)
+
+    editor, edit_outcome = _in_thread(edit)
+    assert edited.wait(10)
+    subs = write_geojson(
+        tmp_path / "subs.geojson", [feature("S1", "a", [deg_square(-0.02, -0.01)], region="R1")]
+    )
+    importer, import_outcome = _in_thread(
+        lambda: run(subs, level=DistrictLevel.SUB_DISTRICT, parent_field="region", commit=True, set_name="v2")
+    )
+    importer.join(1.0)
+    waited = importer.is_alive()  # the import waits for the edit to commit
+    release.set()
+    editor.join(10)
+    importer.join(30)
+    assert "error" not in edit_outcome and "error" not in import_outcome, (edit_outcome, import_outcome)
+    assert waited
+    # The new set copied R1 as the admin left it, not as it was when the import started.
+    r1 = District.objects.get(boundary_set__active=True, code="R1")
+    assert r1.boundary_set.name == "v2"
+    assert r1.boundary.equals(MultiPolygon(Polygon(deg_square(-0.03, -0.01, 0.03), srid=4326), srid=4326))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_run_one_after_the_other_and_the_second_builds_on_the_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from districts import importing
+
+    run(regions(tmp_path), commit=True, set_name="v1")
+    measuring = threading.Event()
+    release = threading.Event()
+    gaps = importing._gaps
+
+    def slow_gaps(district_ids: list[int]) -> Any:
+        # The first import pauses while it measures (its transaction open); the second does not.
+        if threading.current_thread().name == "first":
+            measuring.set()
+            release.wait(10)
+        return gaps(district_ids)
+
+    monkeypatch.setattr(importing, "_gaps", slow_gaps)
+    subs = write_geojson(
+        tmp_path / "subs.geojson", [feature("S1", "a", [deg_square(-0.02, -0.01)], region="R1")]
+    )
+    first, first_outcome = _in_thread(
+        lambda: run(
+            subs, level=DistrictLevel.SUB_DISTRICT, parent_field="region", commit=True, set_name="subs"
+        ),
+        "first",
+    )
+    assert measuring.wait(10)
+    moved = write_geojson(
+        tmp_path / "moved.geojson",
+        [
+            feature("R1", "a", [deg_square(-0.02, -0.01, 0.025)]),
+            feature("R2", "b", [deg_square(0.005, -0.01, 0.015)]),
+        ],
+    )
+    second, second_outcome = _in_thread(lambda: run(moved, commit=True, set_name="regions"))
+    second.join(1.0)
+    waited = second.is_alive()
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert "error" not in first_outcome and "error" not in second_outcome, (first_outcome, second_outcome)
+    assert waited
+    # The second import read the first one's set: the sub-district it added is kept.
+    assert second_outcome["result"].previous_set == "subs"
+    assert BoundarySet.objects.get(active=True).name == "regions"
+    assert active_codes() == ["R1", "R2", "S1"]

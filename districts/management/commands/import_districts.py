@@ -1,6 +1,7 @@
 """`manage.py import_districts PATH --code-field F --name-field F [...] [--commit]`: import one level of
 districts from any GIS file GDAL reads into a new boundary set. Without --commit it is a dry run that
-prints what the import would do (overlaps, gaps, places that change district) and writes nothing."""
+prints what the import would do (overlaps, gaps, the area that changes hands and the open reports that
+would move) and writes nothing."""
 
 from __future__ import annotations
 
@@ -38,6 +39,34 @@ def parse_level(value: str) -> DistrictLevel:
 
 def _m2(area: float) -> str:
     return f"{area:,.0f} m²" if area >= 10 else f"{area:,.1f} m²"
+
+
+_KINDS = {"moved": "redrawn", "new": "new", "gone": "gone", "level": "level changed"}
+
+
+def _change_rows(summary: ImportSummary) -> list[tuple[str, str]]:
+    """Against the active set: per district, the area that changes hands and the open reports that
+    leave it or join it; then the moves of open reports, from which district to which."""
+    moves = summary.moves.get("open reports")
+    leave: dict[str, int] = {}
+    join: dict[str, int] = {}
+    for m in moves or []:
+        if m.before:
+            leave[m.before] = leave.get(m.before, 0) + m.count
+        if m.after:
+            join[m.after] = join.get(m.after, 0) + m.count
+    rows = [("area changing hands", f"{len(summary.area_changes)} district(s)")]
+    for change in summary.area_changes[:_MAX_ROWS]:
+        figure = f"{_m2(change.area_m2)} ({_KINDS.get(change.kind, change.kind)})"
+        if moves is not None:
+            figure += f"; open reports: {leave.get(change.code, 0)} would leave, {join.get(change.code, 0)} would join"
+        rows.append((f"  {change.code}", figure))
+    if moves is not None:
+        rows.append(("open reports moving", f"{summary.moving():,} would change district"))
+        rows += [
+            (f"  {m.before or '(none)'} -> {m.after or '(none)'}", f"{m.count:,}") for m in moves[:_MAX_ROWS]
+        ]
+    return rows
 
 
 def summary_lines(summary: ImportSummary) -> list[str]:
@@ -88,13 +117,7 @@ def summary_lines(summary: ImportSummary) -> list[str]:
         rows.append(("re-linked by location", str(len(moved))))
         rows += [(f"  {r.code}", f"{r.old_parent} -> {r.new_parent}") for r in moved[:_MAX_ROWS]]
     if summary.previous_set:
-        rows.append(
-            ("sample points", f"{summary.sample_points}, {summary.changed_points} would change district")
-        )
-        rows += [
-            (f"  {c.before or '(none)'} -> {c.after or '(none)'}", str(c.points))
-            for c in summary.point_changes[:_MAX_ROWS]
-        ]
+        rows += _change_rows(summary)
     width = max(len(label) for label, _value in rows) + 2
     lines = [f"{label:<{width}}{value}" for label, value in rows]
     lines += [f"warning: {w}" for w in summary.warnings]

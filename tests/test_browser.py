@@ -120,8 +120,9 @@ def test_report_a_problem_with_the_map_and_follow_it(browser, site):
     page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
     page.wait_for_selector(f"#nearby a[href='/track/{code}/']")
     page.click("#nearby .me-too")
-    page.wait_for_function("document.querySelector('#nearby .me-too').disabled")
-    page.wait_for_function("document.getElementById('pin-status').textContent.includes('همراهی شما ثبت شد')")
+    # Locators, not wait_for_function: the pages' Content-Security-Policy forbids evaluating strings.
+    playwright_sync.expect(page.locator("#nearby .me-too").first).to_be_disabled()
+    playwright_sync.expect(page.locator("#pin-status")).to_contain_text("همراهی شما ثبت شد")
     page.screenshot(path=str(SCREENSHOTS / "report-fa-nearby.png"))
     report.refresh_from_db()
     assert report.support_count == 1

@@ -414,9 +414,16 @@ def test_expected_at_follows_the_categorys_resolve_sla_and_is_on_the_tracking_pa
     assert status == 201, text
     report = Report.objects.get(tracking_code=code)
     assert report.expected_at is not None
-    assert report.expected_at - report.created_at == pytest.approx(
-        timedelta(hours=48), abs=timedelta(seconds=5)
+    # 48 working hours (Saturday to Wednesday, Thursday mornings, no Fridays or holidays): never
+    # sooner than 48 calendar hours, and exactly 48 hours of the city's working time.
+    from issues.workflow.selectors import working_calendar
+    from issues.workflow.sla import working_seconds_between
+
+    assert report.expected_at - report.created_at >= timedelta(hours=48) - timedelta(seconds=5)
+    worked = working_seconds_between(
+        calendar=working_calendar(), start=report.created_at, end=report.expected_at
     )
+    assert worked == pytest.approx(48 * 3600, abs=5)
     page = unescape(english_client().get(f"/track/{code}/").content.decode())
     assert "Expected by" in page
     from django.utils import translation

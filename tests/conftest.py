@@ -232,3 +232,10 @@ def jpeg_upload(name: str = "work.jpg", size: tuple[int, int] = (64, 48)):
     buffer = io.BytesIO()
     Image.new("RGB", size, (90, 140, 60)).save(buffer, "JPEG")
     return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/jpeg")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    """Staff sign in everywhere in the tests: a deliberately slow hash (as production keeps) would
+    cost seconds per fixture. No test measures the hasher itself."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

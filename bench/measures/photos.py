@@ -60,7 +60,9 @@ def photo_cost() -> list[Result]:
     accordingly; the decoded image is shrunk band by band (Lanczos, with the rows the filter reaches
     around each band), converted band by band when it needs it (transparency on white, palette,
     16-bit grey), so the shrunk image is the one copy made; orientation and sRGB conversion come
-    after, on it. CPU figures move with the machine's load (other processes on the 2 cores inflate
+    after, on it. For scale, outside the measure (these files are now refused before decoding): the
+    old pipeline took a 170 KB PNG of 40 MP with transparency to 915 MB and 1.5 s of CPU, and a
+    1.4 MB WebP of 12 MP to 367 MB and 0.76 s. CPU figures move with the machine's load (other processes on the 2 cores inflate
     a process's CPU time through shared caches); memory does not."""
     name = "photo_cost"
     project: dict[str, Cost] = {}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
-from districts.models import District, ServiceArea
+from districts.models import District
 from issues.models import Report, Role, StaffProfile
 from issues.workflow.transitions import SUPERVISOR_ONLY_KINDS
 
@@ -76,37 +76,45 @@ def district_ids_for_codes(codes: list[str] | tuple[str, ...]) -> frozenset[int]
     )
 
 
+# A member of staff's role and scope in one prepared round trip (it runs on every staff request): the
+# profile, the district rows (every boundary set) with one of its codes or inside one, two levels down
+# (jurisdiction -> region -> sub-district), and the service areas with one of its codes.
+STAFF_SCOPE_SQL = """
+SELECT p.role, p.district_codes, p.service_area_codes,
+       CASE WHEN p.role = 'district_manager' THEN ARRAY(
+         SELECT d.id FROM districts_district d
+           LEFT JOIN districts_district p1 ON p1.id = d.parent_id
+           LEFT JOIN districts_district p2 ON p2.id = p1.parent_id
+          WHERE d.code = ANY(p.district_codes) OR p1.code = ANY(p.district_codes)
+             OR p2.code = ANY(p.district_codes)) END,
+       CASE WHEN p.role = 'unit_staff' THEN ARRAY(
+         SELECT sa.id FROM districts_servicearea sa WHERE sa.code = ANY(p.service_area_codes)) END
+  FROM issues_staffprofile p
+ WHERE p.user_id = %s"""
+
+
 def staff_scope(*, user: AbstractBaseUser | AnonymousUser | None) -> StaffScope | None:
     """The scope of a member of staff, or None for anyone else (citizens, anonymous)."""
+    from open137.db import fetchone_prepared
+
     if user is None or not user.is_authenticated or not user.is_active:
         return None
-    profile = StaffProfile.objects.filter(user_id=user.pk).first()
-    if profile is None:
+    row = fetchone_prepared(STAFF_SCOPE_SQL, [user.pk])
+    if row is None:
         if getattr(user, "is_superuser", False):
             return StaffScope(
                 user_id=int(user.pk), role=Role.SUPERVISOR, district_ids=None, service_area_ids=None
             )
         return None
-    role = profile.role
-    if role == Role.DISTRICT_MANAGER:
-        return StaffScope(
-            user_id=int(user.pk),
-            role=role,
-            district_ids=district_ids_for_codes(profile.district_codes),
-            service_area_ids=None,
-            district_codes=tuple(profile.district_codes),
-        )
-    if role == Role.UNIT_STAFF:
-        return StaffScope(
-            user_id=int(user.pk),
-            role=role,
-            district_ids=None,
-            service_area_ids=frozenset(
-                ServiceArea.objects.filter(code__in=profile.service_area_codes).values_list("id", flat=True)
-            ),
-            service_area_codes=tuple(profile.service_area_codes),
-        )
-    return StaffScope(user_id=int(user.pk), role=role, district_ids=None, service_area_ids=None)
+    role, district_codes, service_area_codes, district_ids, service_area_ids = row
+    return StaffScope(
+        user_id=int(user.pk),
+        role=role,
+        district_ids=frozenset(district_ids) if district_ids is not None else None,
+        service_area_ids=frozenset(service_area_ids) if service_area_ids is not None else None,
+        district_codes=tuple(district_codes) if role == Role.DISTRICT_MANAGER else (),
+        service_area_codes=tuple(service_area_codes) if role == Role.UNIT_STAFF else (),
+    )
 
 
 def reports_in_scope(*, scope: StaffScope) -> QuerySet[Report]:

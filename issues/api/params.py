@@ -144,7 +144,7 @@ class ReportCreateSerializer(serializers.Serializer):
     # The values are checked by the service (issues.validation), with the web form's and Open311's
     # rules and messages; the serializer only reads the input's shape.
     description = serializers.CharField(
-        required=False, allow_blank=True, help_text="Plain text, no HTML; at most 4000 characters."
+        required=False, allow_blank=True, help_text="Text, kept as sent (not HTML); at most 4000 characters."
     )
     address = serializers.CharField(required=False, allow_blank=True, help_text="At most 300 characters.")
     name = serializers.CharField(required=False, allow_blank=True, help_text="Private.")

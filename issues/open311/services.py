@@ -3,12 +3,12 @@
 A report from an Open311 client is a citizen's report like any other: it goes through
 `issues.services.report_submit` (the same validation, routing to district and unit, tracking code,
 idempotency, photos and notifications as the web form), with channel `open311`. The answers to the
-category's extra questions (service definition attributes), the description (plain text: HTML is
-refused, as everywhere), the contact details are checked there, by issues.validation. What is
-specific to Open311 is done here: a point is required where the category needs one (addresses are not
-geocoded), `media_url` must be a web address, and the fields the Report has no column for
-(`device_id`, `account_id`, `address_id`, `media_url`) and the client's key are kept in a private note
-for 137 staff.
+category's extra questions (service definition attributes), the description (text, kept as sent
+and escaped by each output, as everywhere), the contact details are checked there, by
+issues.validation. What is specific to Open311 is done here: a point is required where the category
+needs one (addresses are not geocoded), `media_url` must be a web address, and the fields the Report
+has no column for (`device_id`, `account_id`, `address_id`, `media_url`) and the client's key are
+kept in a private note for 137 staff.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from issues import events
 from issues.models import Channel, Report, ReportEvent, ReportSupport
 from issues.services.submission import MAX_PHOTOS
+from issues.validation import text_clean
 from issues.workflow.citizen import CONFIRM_STATUSES, report_citizen_confirm
 from issues.workflow.services import TransitionConflict
 
@@ -45,17 +46,17 @@ def report_add_info(*, report: Report, text: str, photos: Sequence[UploadedFile]
     timeline, photos stored like the report's own."""
     from issues import photos as photo_store
 
-    text = (text or "").strip()
+    try:
+        # The same rule as the report's own description: as typed (no HTML check), no NUL.
+        text = text_clean(text=text or "", limit=CITIZEN_INFO_MAX)
+    except ValidationError as exc:
+        raise ValidationError({"text": exc.messages}, code=exc.code) from None
     if not report.is_open:
         raise ValidationError(
             {"text": [_("This report is closed; information can no longer be added.")]}, code="closed"
         )
     if not text and not photos:
         raise ValidationError({"text": [_("Write something or add a photo.")]}, code="empty")
-    if len(text) > CITIZEN_INFO_MAX:
-        raise ValidationError(
-            {"text": [_("At most %(n)d characters.") % {"n": CITIZEN_INFO_MAX}]}, code="too_long"
-        )
     if len(photos) > MAX_PHOTOS:
         raise ValidationError({"photos": [_("At most %(n)d photos.") % {"n": MAX_PHOTOS}]})
     processed = [photo_store.photo_process(upload=upload) for upload in photos]

@@ -15,16 +15,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery
 
 
-def fetchone_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tuple | None:
-    """Run a hot statement (routing, the category of a new report, its INSERT) as a server-side
-    prepared statement, and return its first row.
-
-    These run on every report and every locate call, with the same few query shapes; Django's
-    cursor binds parameters client-side, so PostgreSQL would plan each call again (most of the time
-    a lookup takes). psycopg prepares the statement once per connection and reuses the plan. It runs
-    on Django's own connection, so it shares the caller's transaction, and its errors are Django's
-    (an IntegrityError is django.db.IntegrityError, as from the ORM).
-    """
+def _run_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any], fetch: Callable[[Any], Any]) -> Any:
     db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself, not the context-local proxy
     db.ensure_connection()
     raw = db.connection
@@ -36,10 +27,10 @@ def fetchone_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tu
         cursor = psycopg.Cursor(raw)
         raw._open137_routing_cursor = cursor  # type: ignore[attr-defined]
 
-    def run(sql: str, params: Any, many: bool, context: dict[str, Any]) -> tuple | None:
+    def run(sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
         with db.wrap_database_errors:
             cursor.execute(sql, params, prepare=True)
-            return cursor.fetchone()
+            return fetch(cursor)
 
     # Hooks installed with connection.execute_wrapper (monitoring, a test's query blocker) see these
     # statements as they see the ORM's.
@@ -55,6 +46,31 @@ def fetchone_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tu
         return executor(sql, params, False, context)
     finally:
         db.queries_log.append({"sql": sql, "time": f"{time.monotonic() - start:.3f}"})
+
+
+def fetchone_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tuple | None:
+    """Run a hot statement (routing, the category of a new report, its INSERT) as a server-side
+    prepared statement, and return its first row.
+
+    These run on every report and every locate call, with the same few query shapes; Django's
+    cursor binds parameters client-side, so PostgreSQL would plan each call again (most of the time
+    a lookup takes). psycopg prepares the statement once per connection and reuses the plan. It runs
+    on Django's own connection, so it shares the caller's transaction, and its errors are Django's
+    (an IntegrityError is django.db.IntegrityError, as from the ORM).
+    """
+    result: tuple | None = _run_prepared(sql, params, lambda cursor: cursor.fetchone())
+    return result
+
+
+def fetchall_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tuple[list[str], list[tuple]]:
+    """As fetchone_prepared, for a hot read of several rows (a staff inbox's page): the column names
+    and every row."""
+
+    def fetch(cursor: Any) -> tuple[list[str], list[tuple]]:
+        return [column.name for column in cursor.description], cursor.fetchall()
+
+    result: tuple[list[str], list[tuple]] = _run_prepared(sql, params, fetch)
+    return result
 
 
 # insert_sql's statements by shape: the model, the columns returned, and per column either the

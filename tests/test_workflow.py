@@ -234,3 +234,50 @@ def test_a_reopened_report_owes_a_new_acknowledgement_and_the_citizen_is_not_tol
     assert reopened.acknowledge_due_at > reopened.updated_at - timedelta(minutes=1)
     assert reopened.expected_at > reopened.acknowledge_due_at
     assert OutboxMessage.objects.filter(report=report).count() == before
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"status": "open"},
+        {"status": "forwarded,closed", "category": "pothole"},
+        {"district": "R1"},
+        {"unit": "roads-r2"},
+        {"overdue": "true"},
+        {"triage": "true"},
+        {"mine": "true"},
+        {"q": "چاله"},
+        {"bbox": "50.0,36.26,50.0199,36.28", "kind": "service_request"},
+        {"since": "2020-01-01", "until": "2100-01-01"},
+    ],
+)
+def test_the_prepared_page_reads_exactly_what_the_filters_mean(city, staff, params):
+    """The inbox page's SQL (issues/workflow/inbox_sql.py) against the ORM's reading of the same
+    filters (issues.workflow.inbox.staff_reports), for every role."""
+    from datetime import timedelta
+
+    from issues.models import Report
+    from issues.workflow.inbox import staff_filters_parse, staff_report_page, staff_reports
+    from issues.workflow.scope import staff_scope
+
+    made = [
+        _pothole(city, description="چاله بزرگ"),
+        _pothole(city, where="s11", description="آسفالت"),
+        _pothole(city, where="r2", description="چاله"),
+        report_create(category=city.pothole, location=pt(51.0, 36.9)),  # triage
+        report_create(category=city.suggestion, location=None, description="پیشنهاد"),
+    ]
+    Report.objects.filter(pk=made[0].pk).update(expected_at=made[0].created_at - timedelta(days=1))
+    Report.objects.filter(pk=made[1].pk).update(status="closed", assigned_to=staff.unit_r1)
+    for user in (staff.supervisor, staff.operator, staff.manager_r1, staff.unit_r1, staff.unit_r2):
+        scope = staff_scope(user=user)
+        filters = staff_filters_parse(params)
+        expected = list(staff_reports(scope=scope, filters=filters).values_list("tracking_code", flat=True))
+        seen, cursor = [], None
+        while True:
+            rows, cursor = staff_report_page(scope=scope, filters=filters, cursor=cursor, limit=2)
+            seen += [row["tracking_code"] for row in rows]
+            if cursor is None:
+                break
+        assert seen == expected, (user.username, params)

@@ -24,10 +24,12 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from issues.filters import MAX_LIST_ITEMS, FilterError, ReportFilters, report_filters_parse
-from issues.models import OPEN_STATUSES, Report, ReportEvent, ReportPhoto, ReportStatus
+from issues.models import OPEN_STATUSES, Report, ReportEvent, ReportPhoto, ReportStatus, Role
 from issues.selectors import lat_expression, lon_expression, photo_url, report_filters_apply
+from issues.workflow.inbox_sql import staff_page_sql
 from issues.workflow.scope import StaffScope, reports_in_scope
-from issues.workflow.transitions import actions_allowed
+from issues.workflow.transitions import SUPERVISOR_ONLY_KINDS, actions_allowed
+from open137.db import fetchall_prepared
 
 # States in which the unit has not yet said it has the report: the acknowledge deadline runs.
 AWAITING_ACKNOWLEDGEMENT = (
@@ -157,17 +159,24 @@ def staff_report_page(
     *, scope: StaffScope, filters: StaffFilters, cursor: str | None = None, limit: int = PAGE_SIZE_DEFAULT
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of the inbox as rows (with `lon`, `lat`, `overdue`; contacts for the 137 centre),
-    and the cursor of the next page (None on the last)."""
-    qs = staff_reports(scope=scope, filters=filters)
-    if cursor:
-        at, last_id = cursor_decode(cursor)
-        qs = qs.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=last_id))
-    columns = STAFF_COLUMNS + (CONTACT_COLUMNS if scope.sees_contacts else ())
-    rows = list(
-        qs.annotate(lon=lon_expression(), lat=lat_expression(), overdue=overdue_expression()).values(
-            *columns, "lon", "lat", "overdue"
-        )[: limit + 1]
+    and the cursor of the next page (None on the last). One prepared statement (inbox_sql.py)."""
+    if not scope.sees_reports:
+        return [], None
+    sql, params = staff_page_sql(
+        scope_districts=scope.district_ids,
+        scope_units=scope.service_area_ids,
+        supervisor_kinds=None if scope.role in (Role.SUPERVISOR, Role.OPERATOR) else SUPERVISOR_ONLY_KINDS,
+        contacts=scope.sees_contacts,
+        base=filters.base,
+        units=filters.units,
+        triage=filters.triage,
+        mine_user_id=scope.user_id if filters.assigned_to_me else None,
+        overdue=filters.overdue,
+        after=cursor_decode(cursor) if cursor else None,
+        limit=limit + 1,
     )
+    names, tuples = fetchall_prepared(sql, params)
+    rows = [dict(zip(names, values, strict=True)) for values in tuples]
     next_cursor = cursor_encode(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
 

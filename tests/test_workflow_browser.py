@@ -116,7 +116,7 @@ def test_a_phone_report_from_the_call_to_the_rating(browser, site, city, staff, 
     page.goto(f"{base}/console/call/")
     page.wait_for_selector("#call-map .leaflet-overlay-pane path")
     page.fill("#id_reporter_phone", "09121234567")
-    page.select_option("#id_category", label=str(city.pothole.name_fa))
+    page.select_option("#id_category", value=city.pothole.code)
     # The pin goes on R1's outline (the western of the two regions), in its north-east quarter (away
     # from the sub-district S11): where city.points.r1 is.
     outlines = [
@@ -187,7 +187,8 @@ def test_a_phone_report_from_the_call_to_the_rating(browser, site, city, staff, 
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="fa-IR", is_mobile=True)
     page = context.new_page()
     errors += _errors_collector(page)
-    page.goto(base + _private_link(report, containing="?t="))
+    done_link = _private_link(report, containing="?t=")
+    page.goto(base + done_link)
     page.wait_for_selector(".feedback-form")
     page.check("input[name=fixed][value=yes]")
     page.fill("#id_note", "ممنون، درست شد")
@@ -210,6 +211,7 @@ def test_a_phone_report_from_the_call_to_the_rating(browser, site, city, staff, 
     rating_messages = OutboxMessage.objects.filter(report=report, created_at__gte=closing.at)
     assert rating_messages.exists()
     rating_link = _private_link(report, containing="?t=")
+    assert rating_link != done_link  # a token of its own, for rating
     page.goto(base + rating_link)
     page.wait_for_selector(".rating-form")
     page.check("input[name=score][value='5']")
@@ -241,6 +243,12 @@ def test_a_phone_report_from_the_call_to_the_rating(browser, site, city, staff, 
     page.screenshot(path=str(shots / "workflow-9-track-timeline.png"), full_page=True)
     for line in [received_line, *status_lines, fixed_line, rated_line]:
         assert line in public, (line, public)
+    # The progress steps above it: every one done, from forwarded to closed (the current one).
+    steps = page.locator(".track-status .steps li")
+    done_steps = [steps.nth(i).inner_text().strip() for i in range(steps.count())]
+    for line in [forwarded, *status_lines]:
+        assert line in done_steps, (line, done_steps)
+    assert page.locator(".track-status .steps li:not(.done)").count() == 0
     assert "09121234567" not in page.content()
     context.close()
 

@@ -15,7 +15,9 @@ from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery
 
 
-def _run_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any], fetch: Callable[[Any], Any]) -> Any:
+def _run_prepared(
+    sql: str, params: Sequence[Any] | Mapping[str, Any], fetch: Callable[[Any], Any], *, binary: bool = False
+) -> Any:
     db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself, not the context-local proxy
     db.ensure_connection()
     raw = db.connection
@@ -29,7 +31,7 @@ def _run_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any], fetch: Ca
 
     def run(sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
         with db.wrap_database_errors:
-            cursor.execute(sql, params, prepare=True)
+            cursor.execute(sql, params, prepare=True, binary=binary)
             return fetch(cursor)
 
     # Hooks installed with connection.execute_wrapper (monitoring, a test's query blocker) see these
@@ -64,12 +66,12 @@ def fetchone_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tu
 
 def fetchall_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tuple[list[str], list[tuple]]:
     """As fetchone_prepared, for a hot read of several rows (a staff inbox's page): the column names
-    and every row."""
+    and every row. The rows come in binary form: a page's timestamps are read without parsing text."""
 
     def fetch(cursor: Any) -> tuple[list[str], list[tuple]]:
         return [column.name for column in cursor.description], cursor.fetchall()
 
-    result: tuple[list[str], list[tuple]] = _run_prepared(sql, params, fetch)
+    result: tuple[list[str], list[tuple]] = _run_prepared(sql, params, fetch, binary=True)
     return result
 
 

@@ -281,3 +281,25 @@ def test_the_prepared_page_reads_exactly_what_the_filters_mean(city, staff, para
             if cursor is None:
                 break
         assert seen == expected, (user.username, params)
+
+
+def test_the_scope_test_on_a_row_agrees_with_the_scoped_query(city, staff, category_factory):
+    from issues.models import Report
+    from issues.workflow.scope import report_in_scope, reports_in_scope, staff_scope
+
+    complaint = category_factory("complaint-x", city.roads, kind="complaint", location_required=False)
+    made = [
+        _pothole(city),
+        _pothole(city, where="s11"),
+        _pothole(city, where="r2"),
+        report_create(category=city.pothole, location=pt(51.0, 36.9)),
+        report_create(category=complaint, location=None),
+    ]
+    for user in vars(staff).values():
+        scope = staff_scope(user=user)
+        queried = set(reports_in_scope(scope=scope).values_list("pk", flat=True))
+        for report in Report.objects.filter(pk__in=[r.pk for r in made]):
+            assert report_in_scope(scope=scope, report=report) is (report.pk in queried), (
+                user.username,
+                report.pk,
+            )

@@ -327,5 +327,5 @@ class StaffReportActionApi(StaffApiView):
             raise not_found(code)
         action = action_input_read(data=request.data, scope=self.scope)
         actor = cast(AbstractBaseUser, request.user)  # signed-in staff: WorksReports let them in
-        result = report_transition(report=report, actor=actor, **action.transition_kwargs())
+        result = report_transition(report=report, actor=actor, scope=self.scope, **action.transition_kwargs())
         return Response(action_result_json(result, scope=self.scope))

@@ -204,13 +204,15 @@ def staff_report_detail(*, scope: StaffScope, code: str) -> dict[str, Any] | Non
     if not normalized:
         return None
     columns = STAFF_COLUMNS + (CONTACT_COLUMNS if scope.sees_contacts else ())
-    row = (
+    # Unordered, as report_in_scope_get: the unique tracking code's index finds the row.
+    found = list(
         reports_in_scope(scope=scope)
         .filter(tracking_code=normalized)
         .annotate(lon=lon_expression(), lat=lat_expression(), overdue=overdue_expression())
         .values(*columns, "lon", "lat", "overdue", "duplicate_of__tracking_code", "referred_to", "attributes")
-        .first()
+        .order_by()[:1]
     )
+    row = found[0] if found else None
     if row is None:
         return None
     row["timeline"] = list(

@@ -138,13 +138,24 @@ def report_in_scope_get(*, scope: StaffScope, code: str) -> Report | None:
     normalized = tracking_code_normalize(code)
     if not normalized:
         return None
-    return (
+    # No ORDER BY (which `.first()` adds): the unique tracking code finds the row through its own
+    # index, where an order invited the planner to walk the manager's inbox index instead.
+    found = list(
         reports_in_scope(scope=scope)
         .select_related("category", "district", "service_area", "assigned_to")
         .filter(tracking_code=normalized)
-        .first()
+        .order_by()[:1]
     )
+    return found[0] if found else None
 
 
 def report_in_scope(*, scope: StaffScope, report: Report) -> bool:
-    return reports_in_scope(scope=scope).filter(pk=report.pk).exists()
+    """Whether this member of staff may see this report: the test of `reports_in_scope` on a row
+    already read (no query; a test holds the two to the same answers)."""
+    if not scope.sees_reports:
+        return False
+    if scope.role not in (Role.SUPERVISOR, Role.OPERATOR) and report.kind in SUPERVISOR_ONLY_KINDS:
+        return False
+    if scope.district_ids is not None and report.district_id not in scope.district_ids:
+        return False
+    return scope.service_area_ids is None or report.service_area_id in scope.service_area_ids

@@ -94,12 +94,15 @@ def _current(report: Report) -> dict[str, Any]:
     return {"status": report.status, "version": report.version}
 
 
-def _actor_role(*, actor: AbstractBaseUser | None, as_role: str | None) -> tuple[str, StaffScope | None]:
+def _actor_role(
+    *, actor: AbstractBaseUser | None, as_role: str | None, scope: StaffScope | None
+) -> tuple[str, StaffScope | None]:
     if actor is None:
         if as_role not in (table.CITIZEN, table.SYSTEM):
             raise ActionForbidden(_("Only staff may do this."))
         return str(as_role), None
-    scope = staff_scope(user=actor)
+    if scope is None or scope.user_id != actor.pk:
+        scope = staff_scope(user=actor)
     if scope is None or not scope.sees_reports:
         raise ActionForbidden(_("Only staff who work reports may do this."))
     return scope.role, scope
@@ -133,6 +136,7 @@ def report_transition(
     scheduled_for: date | None = None,
     photos: Sequence[UploadedFile] = (),
     work_location: Any = None,
+    scope: StaffScope | None = None,
 ) -> TransitionResult:
     """Take `action` on `report` as `actor` (staff) or, with actor None, as `as_role` (the citizen
     through their private link, or the system). Raises ReportNotFound (out of scope), ActionForbidden
@@ -144,7 +148,7 @@ def report_transition(
         raise _invalid(
             "action", _("Unknown action “%(action)s”.") % {"action": str(action)[:40]}, code="unknown_action"
         )
-    role, scope = _actor_role(actor=actor, as_role=as_role)
+    role, scope = _actor_role(actor=actor, as_role=as_role, scope=scope)
     if scope is not None and not report_in_scope(scope=scope, report=report):
         raise ReportNotFound(_("No report has this tracking code."))
     if action in ("note", "assign"):
@@ -169,6 +173,8 @@ def report_transition(
         processed = [photo_store.photo_process(upload=upload) for upload in photos]
     with photo_store.photo_files_undone_on_error(), transaction.atomic():
         locked = Report.objects.select_for_update(of=("self",)).get(pk=report.pk)
+        if scope is not None and not report_in_scope(scope=scope, report=locked):
+            raise ReportNotFound(_("No report has this tracking code."))  # it left the scope meanwhile
         if expected_version is not None and locked.version != expected_version:
             raise TransitionConflict(
                 _("Someone else changed this report meanwhile; it is now “%(status)s”. Reload and try again.")

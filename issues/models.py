@@ -218,7 +218,9 @@ class Report(models.Model):
             # The 137 call screen: a caller's earlier reports, by the phone they call from
             # (issues/workflow/callers.py). Partial: most reports carry no phone.
             models.Index(
-                fields=["reporter_phone"], name="report_reporter_phone", condition=~models.Q(reporter_phone="")
+                fields=["reporter_phone"],
+                name="report_reporter_phone",
+                condition=~models.Q(reporter_phone=""),
             ),
             # The sealed private tokens still kept (a day's worth at most), for the job that empties
             # them when the replay window closes.
@@ -440,6 +442,8 @@ class Holiday(models.Model):
 
 
 # The workflow's own tables (roles, escalations, checks, ratings), models of this app.
+# The gazetteer (named places for the call screen's place search), models of this app too.
+from issues.places.models import Place, PlaceKind  # noqa: E402
 from issues.workflow.models import (  # noqa: E402
     Escalation,
     ReportAccessToken,
@@ -448,9 +452,6 @@ from issues.workflow.models import (  # noqa: E402
     StaffProfile,
     VerificationCheck,
 )
-
-# The gazetteer (named places for the call screen's place search), models of this app too.
-from issues.places.models import Place, PlaceKind  # noqa: E402
 
 __all__ = [
     "ApiKey",

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from bench.archive import archive_ensure
@@ -161,15 +163,23 @@ CONNECTIONS = 16
 POOL = 40_000
 
 
-def _transition_lua(codes: list[str], *, token: str | None, path: str) -> str:
+def _transition_lua(codes: list[str], *, token: str | None, path: str, counter: str) -> str:
+    """A wrk script acknowledging the next report per request. wrk runs several times (warm-up,
+    rounds): the position in the list is kept in a file, so no report is acknowledged twice."""
     table = ",".join(f'"{code}"' for code in codes)
     auth = f', ["Authorization"] = "Token {token}"' if token else ""
     return f"""
 local codes = {{{table}}}
-local sent = 0
+local counter = "{counter}"
+local f = io.open(counter, "r")
+local sent = f and tonumber(f:read("*a")) or 0
+if f then f:close() end
 local headers = {{["Content-Type"] = "application/json"{auth}}}
 function request()
   sent = sent + 1
+  local out = io.open(counter, "w")
+  out:write(tostring(sent))
+  out:close()
   local code = codes[((sent - 1) % #codes) + 1]
   return wrk.format("POST", string.format("{path}", code), headers, '{{"action": "acknowledge"}}')
 end
@@ -226,13 +236,22 @@ def report_transition_post() -> list[Result]:
         with urllib.request.urlopen(probe, timeout=30) as response:  # noqa: S310 - 127.0.0.1 only
             if response.status != 200:
                 raise RuntimeError(f"a first acknowledge answered {response.status}")
+        counters = Path(tempfile.mkdtemp(prefix="open137-bench-"))
         targets = {
             "project": Target(
                 base + "/",
-                _transition_lua(codes[:-1], token=token.key, path="/api/staff/reports/%s/actions/"),
+                _transition_lua(
+                    codes[:-1],
+                    token=token.key,
+                    path="/api/staff/reports/%s/actions/",
+                    counter=str(counters / "project"),
+                ),
             ),
             "bare view": Target(
-                base + "/", _transition_lua(codes, token=None, path="/bench/bare/update/%s/")
+                base + "/",
+                _transition_lua(
+                    codes, token=None, path="/bench/bare/update/%s/", counter=str(counters / "bare")
+                ),
             ),
         }
         results = load_alternating(

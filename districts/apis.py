@@ -16,6 +16,20 @@ from rest_framework.views import APIView
 from districts.models import DistrictLevel
 from districts.selectors import DistrictMatch, Routing, ServiceAreaMatch, district_list_geojson
 
+# The answer of field_error, for the OpenAPI schema (a raw schema: this layer has no serializers).
+FIELD_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {
+        "error": {"type": "string", "description": "A sentence for people, naming the field at fault."},
+        "detail": {
+            "type": "object",
+            "description": "Messages by field.",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+}
+
 
 def field_error(field: str, message: str) -> ValidationError:
     """A 400 in the API's error shape: a readable `error` sentence naming the field, and `detail`.
@@ -71,10 +85,16 @@ class DistrictListGeoJsonApi(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "level", OpenApiTypes.INT, description="0 jurisdiction, 1 region, 2 sub-district"
+                "level",
+                OpenApiTypes.INT,
+                enum=[0, 1, 2],
+                description="0 jurisdiction, 1 region, 2 sub-district",
             )
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={
+            (200, "application/geo+json"): OpenApiTypes.OBJECT,
+            (400, "application/json"): FIELD_ERROR_SCHEMA,
+        },
     )
     def get(self, request: Request) -> HttpResponse:
         raw = request.query_params.get("level")

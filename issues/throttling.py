@@ -32,8 +32,9 @@ from issues.services.ratelimit import rate_counter_hit
 
 def client_ip(request: Request) -> str:
     """The client's address as the rate limits see it (X-Forwarded-For only behind the number of
-    trusted proxies in REST_FRAMEWORK["NUM_PROXIES"])."""
-    return BaseThrottle().get_ident(request)
+    trusted proxies in REST_FRAMEWORK["NUM_PROXIES"]). A WSGI server listening on a Unix socket may
+    give no REMOTE_ADDR at all: such clients are one, the empty address, rather than a server error."""
+    return BaseThrottle().get_ident(request) or ""
 
 
 def _address_key(address: str) -> str:

@@ -96,14 +96,17 @@ def _read_params(request: HttpRequest) -> QueryDict:
     return merged
 
 
-def _has_nul(merged: QueryDict, kwargs: dict[str, Any]) -> bool:
-    # PostgreSQL text cannot hold a NUL: such a value must be refused here, not fail in the query.
-    texts = [
-        *merged.keys(),
-        *(v for _k, values in merged.lists() for v in values),
-        *map(str, kwargs.values()),
-    ]
-    return any("\x00" in text for text in texts)
+def _nul_parameter(merged: QueryDict, kwargs: dict[str, Any]) -> str | None:
+    """The first parameter whose name or value holds a NUL, as the client named it (a NUL in the
+    name shown as `\\0`), or None. PostgreSQL text cannot hold a NUL: such a value must be refused
+    here, not fail in the query."""
+    for key, values in merged.lists():
+        if "\x00" in key or any("\x00" in v for v in values):
+            return key.replace("\x00", "\\0")
+    for key, value in kwargs.items():
+        if "\x00" in str(value):
+            return key
+    return None
 
 
 def endpoint(*, methods: tuple[str, ...] = ("GET",)) -> Callable[[Callable[..., HttpResponse]], Any]:
@@ -145,8 +148,9 @@ def endpoint(*, methods: tuple[str, ...] = ("GET",)) -> Callable[[Callable[..., 
             lang = params.language(request, merged)
             with translation.override(lang):
                 try:
-                    if _has_nul(merged, kwargs):
-                        raise Open311Error(400, _("Parameters must not contain NUL characters."))
+                    nul_parameter = _nul_parameter(merged, kwargs)
+                    if nul_parameter is not None:
+                        raise Open311Error(400, f"{nul_parameter[:60]}: " + _("contains a NUL character."))
                     jurisdiction = params.value(merged, "jurisdiction_id")
                     if jurisdiction is not None and jurisdiction.lower() not in _jurisdictions():
                         raise Open311Error(

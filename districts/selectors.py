@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from districts.models import DistrictLevel, RoutingRule, ServiceArea
 from geo.coords import CoordinateError, LatLon, parse_lat_lon
-from geo.srid import GEO_SRID
+from geo.srid import GEO_SRID, in_geo_srid
 from geo.text import normalize_persian
 from open137.db import fetchone_prepared, sql_substituted
 
@@ -155,6 +155,7 @@ def degrees_for_metres(metres: float, lat: float) -> float:
 
 def district_for_point(*, point: Point) -> DistrictMatch | None:
     """The active district that covers the point (deepest level, then TIE_BREAK), or None."""
+    point = in_geo_srid(point)
     row = fetchone_prepared(DISTRICT_FOR_POINT_SQL, [point.x, point.y])
     return DistrictMatch(*row) if row else None
 
@@ -163,6 +164,7 @@ def district_nearest(*, point: Point, within_m: float) -> DistrictMatch | None:
     """The active district nearest to the point, if it lies within `within_m` metres."""
     if within_m <= 0:
         return None
+    point = in_geo_srid(point)
     row = fetchone_prepared(
         NEAREST_DISTRICT_SQL, [point.x, point.y, point.x, point.y, degrees_for_metres(within_m, point.y)]
     )
@@ -178,6 +180,7 @@ def jurisdiction_covers(*, point: Point) -> bool:
     The jurisdiction is its own polygon (a level-0 district) when one is loaded; otherwise it is the
     union of the active districts, so a city that imports only its districts works at once.
     """
+    point = in_geo_srid(point)
     row = fetchone_prepared(JURISDICTION_COVERS_SQL, [point.x, point.y])
     return bool(row and row[0])
 
@@ -191,6 +194,7 @@ def service_area_for_point(
     across districts); then the one following the point's district or its nearest ancestor; then the
     department's central unit.
     """
+    point = in_geo_srid(point)
     row = fetchone_prepared(
         SERVICE_AREA_SQL,
         {
@@ -205,7 +209,9 @@ def service_area_for_point(
 
 def route_point(*, point: Point | None, department_id: int | None) -> Routing:
     """Route a report: district (covers, else nearest within the tolerance, else triage), then the
-    service area of the category's department. Nothing is dropped: every outcome has a rule."""
+    service area of the category's department. Nothing is dropped: every outcome has a rule. A point
+    without an SRID is WGS 84 degrees; one in another SRID is reprojected, not read as degrees."""
+    point = in_geo_srid(point)
     if point is None:
         service_area = (
             service_area_for_point(department_id=department_id, point=None, district=None)

@@ -21,8 +21,10 @@ from geo.srid import GEO_SRID
 
 
 def as_multipolygon(geometry: GEOSGeometry) -> MultiPolygon:
-    """The boundary as a 2D MultiPolygon in the storage SRID, or a ValidationError."""
+    """The boundary as a 2D MultiPolygon in the storage SRID, or a ValidationError. Without an SRID
+    it is taken as WGS 84 degrees (the caller's geometry is left as it was)."""
     if geometry.srid is None:
+        geometry = geometry.clone()
         geometry.srid = GEO_SRID
     if geometry.srid != GEO_SRID:
         geometry = geometry.transform(GEO_SRID, clone=True)
@@ -34,6 +36,15 @@ def as_multipolygon(geometry: GEOSGeometry) -> MultiPolygon:
         )
     if geometry.empty:
         raise ValidationError(_("A boundary cannot be empty."))
+    min_lon, min_lat, max_lon, max_lat = geometry.extent
+    if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+        # Metres (a UTM file whose SRID was lost) read as degrees: nowhere on Earth.
+        raise ValidationError(
+            _(
+                "The boundary's coordinates are not longitude and latitude in degrees (WGS 84): "
+                "give the SRID of its coordinates."
+            )
+        )
     if not geometry.valid:
         raise ValidationError(_("The boundary is not a valid polygon: %(r)s") % {"r": geometry.valid_reason})
     if geometry.hasz:

@@ -152,13 +152,14 @@ def _js_strings() -> dict[str, str]:
     }
 
 
-def _report_send(request: HttpRequest, form: ReportForm) -> HttpResponse | int:
+def _report_send(request: HttpRequest, form: ReportForm) -> HttpResponse | tuple[int, int | None]:
     """Submit a valid form: the redirect to the thank-you page, or the status to re-render the form
-    with (the service's errors are then on the form)."""
+    with (the service's errors are then on the form) and, over the write limit, the seconds to wait
+    (the page's Retry-After, as the API's 429 has)."""
     category = category_get(code=form.cleaned_data["category"])
     if category is None:  # deactivated between the page and the send
         form.add_error("category", _("This category is no longer available; please choose another."))
-        return 400
+        return 400, None
     wait = _throttled(request, ReportCreateThrottle)
     if wait is not None:
         form.add_error(
@@ -166,7 +167,7 @@ def _report_send(request: HttpRequest, form: ReportForm) -> HttpResponse | int:
             _("Too many reports from your address. Try again in %(minutes)d minutes.")
             % {"minutes": max(1, round(wait / 60))},
         )
-        return 429
+        return 429, wait
     data = form.cleaned_data
     match = form.place_match
     try:
@@ -196,7 +197,7 @@ def _report_send(request: HttpRequest, form: ReportForm) -> HttpResponse | int:
             resend = request.POST.copy()
             resend["idempotency_key"] = ReportForm.new_idempotency_key()
             form.data = resend
-        return 400
+        return 400, None
     code = submission.report.tracking_code
     if submission.private_token:
         request.session[FLASH_KEY] = {"code": code, "token": submission.private_token}
@@ -209,13 +210,14 @@ def report(request: HttpRequest) -> HttpResponse:
     photos. A second tap on "send" carries the same idempotency key and lands on the same report."""
     categories = category_list_public()
     status = 200
+    retry_after: int | None = None
     photos_lost = False
     if request.method == "POST":
         form = ReportForm(request.POST, request.FILES, categories=categories)
-        outcome = _report_send(request, form) if form.is_valid() else 400
+        outcome = _report_send(request, form) if form.is_valid() else (400, None)
         if isinstance(outcome, HttpResponse):
             return outcome
-        status = outcome
+        status, retry_after = outcome
         # Browsers cannot refill a file input: the page says so, rather than losing photos silently.
         photos_lost = bool(request.FILES.getlist("photos"))
         if form.location is None and not (form.data.get("lat") or form.data.get("lon")):
@@ -250,7 +252,10 @@ def report(request: HttpRequest) -> HttpResponse:
         "center": settings.LEAFLET_CONFIG["DEFAULT_CENTER"],
         "zoom": settings.LEAFLET_CONFIG["DEFAULT_ZOOM"],
     }
-    return render(request, "maps/report.html", context, status=status)
+    response = render(request, "maps/report.html", context, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _pin_from_photos(request: HttpRequest, form: ReportForm) -> None:

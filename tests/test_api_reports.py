@@ -152,20 +152,7 @@ def test_create_multipart_with_form_fields(city, client):
     assert report.reporter_phone == PHONE and report.consent_contact is True
 
 
-def _photos_implemented() -> bool:
-    from issues import photos
-
-    upload = SimpleUploadedFile("p.png", _png(), content_type="image/png")
-    try:
-        photos.photo_process(upload=upload)
-    except NotImplementedError:
-        return False
-    return True
-
-
 def test_create_multipart_with_photos(city, client):
-    if not _photos_implemented():
-        pytest.skip("issues/photos.py is not implemented yet: re-run this test once it is")
     where = _at(city, "s11")
     uploads = [
         SimpleUploadedFile(f"p{i}.png", _png(colour=(i * 60, 20, 20)), content_type="image/png")

@@ -14,33 +14,25 @@ import pytest
 from django.conf import settings as django_settings
 
 from issues.models import Report, ReportStatus
+from tests.browser import CHROMIUM_ARGS, chromium_or_skip, playwright_or_skip
 from tests.test_pages import build_town
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
+# Skipped without Playwright or Chromium, but a failure under CI=true (tests/browser.py).
+playwright_sync = playwright_or_skip()
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(django_settings.BASE_DIR) / "var" / "screenshots"
 
 
 @pytest.fixture(scope="module")
 def browser(django_db_setup, django_db_blocker) -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    executable = chromium_or_skip()
     # Playwright's sync API keeps an event loop running in this thread, which makes Django think the
     # tests' plain synchronous ORM calls (and the database flush between tests) are async code.
     with pytest.MonkeyPatch.context() as mp, playwright_sync.sync_playwright() as p:
         mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
@@ -128,6 +120,44 @@ def test_report_a_problem_with_the_map_and_follow_it(browser, site):
     assert report.support_count == 1
     assert errors == []
     context.close()
+
+
+def test_use_my_location_puts_the_pin_where_the_phone_is(browser, site):
+    # The phone says it is in the eastern region (R2): "use my location" puts the pin there, the
+    # report is routed there; a phone that refuses to tell says so and leaves the map to the citizen.
+    base, _town = site
+    here = {"latitude": 36.2712, "longitude": 50.0305}
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740}, locale="fa-IR", geolocation=here, permissions=["geolocation"]
+    )
+    page = context.new_page()
+    errors = _errors_collector(page)
+    page.goto(f"{base}/report/")
+    page.wait_for_selector("#report-map .leaflet-overlay-pane path")
+    page.click("label[for=cat-pothole]")
+    page.click("#locate-me")
+    page.wait_for_selector("#report-map .leaflet-marker-icon")
+    playwright_sync.expect(page.locator("#id_lat")).to_have_value("36.271200")
+    playwright_sync.expect(page.locator("#id_lon")).to_have_value("50.030500")
+    page.fill("#id_description", "چاله جلوی مدرسه")
+    page.click("#report-submit")
+    page.wait_for_url("**/report/thanks/**")
+    report = Report.objects.get(tracking_code=page.get_attribute("#tracking-code", "data-code"))
+    assert report.district.code == "R2"
+    assert (round(report.location.y, 6), round(report.location.x, 6)) == (36.2712, 50.0305)
+    assert errors == []
+    context.close()
+
+    refusing = browser.new_context(viewport={"width": 360, "height": 740}, locale="en-GB")
+    page = refusing.new_page()
+    page.goto(f"{base}/report/")
+    page.click("button[name=language][value=en]")
+    page.wait_for_load_state()
+    page.wait_for_selector("#report-map .leaflet-overlay-pane path")
+    page.click("#locate-me")
+    playwright_sync.expect(page.locator("#pin-status")).to_contain_text("Could not get your location")
+    assert page.input_value("#id_lat") == "" and page.locator("#report-map .leaflet-marker-icon").count() == 0
+    refusing.close()
 
 
 def test_phone_screen_has_no_horizontal_scroll_and_reports_by_district_name(browser, site):

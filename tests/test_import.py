@@ -136,7 +136,14 @@ def test_shapefile_import_keeps_persian_names_and_needs_an_srid_without_prj(tmp_
     shp.with_suffix(".prj").unlink()
     with pytest.raises(BoundaryImportError, match="no coordinate reference system.*--srid"):
         run(shp)
-    assert run(shp, srid=4326).features == 2
+    # With --srid the same districts land in the same places (a new set, routing them as before).
+    summary = run(shp, srid=4326, commit=True, set_name="from --srid")
+    assert summary.source_srs == "EPSG:4326" and summary.codes == ["R1", "R2"]
+    r2 = District.objects.get(boundary_set__active=True, code="R2")
+    assert r2.boundary_set.name == "from --srid"
+    assert r2.area_m2 == pytest.approx(utm_area(deg_square(0.0, -0.01, 0.02)), rel=0.005)
+    assert routed_code(QAZVIN_LON - 0.01, QAZVIN_LAT) == "R1"
+    assert routed_code(QAZVIN_LON + 0.01, QAZVIN_LAT) == "R2"
 
 
 @pytest.mark.django_db
@@ -186,7 +193,17 @@ def test_coordinates_that_do_not_fit_the_srid_are_refused(tmp_path: Path) -> Non
     path = write_geojson(tmp_path / "no_crs.geojson", [feature("U1", "x", [utm_square(0, 0, 1000)])])
     with pytest.raises(BoundaryImportError, match="not longitude/latitude.*--srid"):
         run(path)
-    assert run(path, srid=32639).features == 1
+    # With --srid 32639 the metres are read as metres: a 1 km square north-east of the centre.
+    summary = run(path, srid=32639, commit=True)
+    assert summary.source_srs == "EPSG:32639"
+    district = District.objects.get(boundary_set__active=True, code="U1")
+    expected_centre = Point(UTM_X + 500, UTM_Y + 500, srid=32639).transform(4326, clone=True)
+    assert isinstance(expected_centre, Point)
+    assert district.boundary.centroid.x == pytest.approx(expected_centre.x, abs=1e-5)
+    assert district.boundary.centroid.y == pytest.approx(expected_centre.y, abs=1e-5)
+    assert district.area_m2 == pytest.approx(1_000_000, rel=0.01)
+    assert routed_code(expected_centre.x, expected_centre.y) == "U1"
+    assert routed_code(QAZVIN_LON - 0.001, QAZVIN_LAT - 0.001) is None  # south-west of the square
 
     # Degrees declared as UTM: they cannot be metres of a district.
     degrees = write_geojson(tmp_path / "deg.geojson", [feature("D1", "x", [deg_square(0, 0)])], srid=32639)

@@ -283,7 +283,7 @@ def samples() -> list[Sample]:
         return within_bytes(
             lambda q: encoded(image, "JPEG", quality=q, progressive=True, subsampling=subsampling),
             progressive_fill,
-            (92, 90, 85, 80, 75, 70, 60, 50),
+            (90, 85, 80, 75, 70, 60, 50),
         )
 
     phone = (4032, 3024)

@@ -94,6 +94,7 @@ def test_every_state_is_reached_through_the_workflow_by_the_demo_staff() -> None
             assert steps[-1].to_status == report.status, key
             assert [e.from_status for e in steps[1:]] == [e.to_status for e in steps[:-1]], key
             for event in steps:
+                assert event.actor is not None, key
                 reached_by.setdefault(event.to_status, set()).add(event.actor.username)
         else:
             assert created.to_status == report.status, key
@@ -115,6 +116,7 @@ def test_every_state_is_reached_through_the_workflow_by_the_demo_staff() -> None
     )
 
     # The side exits carry what they need.
+    assert reports["demo-44"].service_area is not None
     assert reports["demo-44"].service_area.code == "roads-central"
     assert reports["demo-46"].referred_to == "water"
     assert reports["demo-47"].duplicate_of_id == reports["demo-01"].pk
@@ -125,7 +127,7 @@ def test_every_state_is_reached_through_the_workflow_by_the_demo_staff() -> None
             assert ReportPhoto.objects.filter(report=report, kind=ReportPhoto.Kind.WORK).exists(), key
             assert report.created_at < report.done_at <= report.updated_at, key
         if report.status == ReportStatus.ACKNOWLEDGED:
-            assert report.created_at < report.acknowledged_at, key
+            assert report.acknowledged_at is not None and report.created_at < report.acknowledged_at, key
 
     # The places of the call screen's search.
     assert Place.objects.count() == len(fixture("places_qazvin.json")["places"])

@@ -448,7 +448,10 @@ def test_private_link_adds_information(client, town):
     assert "عمق چاله زیاد است" in page
     # An empty note is an error on the form, not an event.
     response = client.post(f"/track/{report.tracking_code}/info/", {"t": token, "text": "  "})
-    assert response.status_code == 400 and ReportEvent.objects.filter(kind=ReportEvent.Kind.CITIZEN_INFO).count() == 1
+    assert (
+        response.status_code == 400
+        and ReportEvent.objects.filter(kind=ReportEvent.Kind.CITIZEN_INFO).count() == 1
+    )
 
 
 def test_private_link_says_not_fixed_once_the_unit_is_done(client, town):
@@ -461,7 +464,9 @@ def test_private_link_says_not_fixed_once_the_unit_is_done(client, town):
         f"/track/{report.tracking_code}/feedback/", {"t": token, "fixed": "no", "note": "هنوز چاله هست"}
     )
     assert response.status_code == 302
-    event = ReportEvent.objects.get(report=report, kind=ReportEvent.Kind.CITIZEN_FEEDBACK, data__feedback="not_fixed")
+    event = ReportEvent.objects.get(
+        report=report, kind=ReportEvent.Kind.CITIZEN_FEEDBACK, data__feedback="not_fixed"
+    )
     assert event.public and event.note == "هنوز چاله هست"
     assert "گزارش‌دهنده می‌گوید مشکل برطرف نشده است" in html(client.get(f"/track/{report.tracking_code}/"))
 

@@ -149,6 +149,7 @@ def test_kinds_from_a_field_in_english_or_persian_and_unknown_values_refused(tmp
 
 def test_lines_and_areas_become_a_point_on_them_and_utm_is_reprojected(tmp_path, english) -> None:
     utm = Point(50.004, 36.269, srid=GEO_SRID).transform(32639, clone=True)
+    assert isinstance(utm, Point)
     path = geojson(
         tmp_path,
         [feature({"type": "Point", "coordinates": [utm.x, utm.y]}, name="سبزه میدان")],

@@ -10,28 +10,20 @@ test waits for the district outlines before it asks axe.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 
+from tests.browser import CHROMIUM_ARGS, browser_missing, chromium_or_skip, playwright_or_skip
 from tests.conftest import STAFF_PASSWORD, jpeg_upload, pt
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
+# Skipped without Playwright or Chromium, but a failure under CI=true (tests/browser.py).
+playwright_sync = playwright_or_skip()
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(django_settings.BASE_DIR) / "var" / "screenshots"
 AXE = Path(django_settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
 WCAG21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -44,24 +36,16 @@ AXE_RUN = """async (tags) => {
 }"""
 
 
-def _missing(what: str) -> None:
-    # On CI the browser tests must run: a missing browser or axe-core is a failure there, not a skip.
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{what} is missing (CI=true: the accessibility tests must run)")
-    pytest.skip(f"{what} is missing")
-
-
 @pytest.fixture(scope="module")
 def browser(django_db_setup, django_db_blocker) -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        _missing("Chromium at /usr/bin/chromium")
+    executable = chromium_or_skip()
     if not AXE.exists():
-        _missing("node_modules/axe-core (npm ci)")
+        browser_missing("axe-core is not installed in node_modules (npm ci)")
     # Playwright's sync API keeps an event loop running in this thread, which makes Django think the
     # tests' plain synchronous ORM calls (and the database flush between tests) are async code.
     with pytest.MonkeyPatch.context() as mp, playwright_sync.sync_playwright() as p:
         mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

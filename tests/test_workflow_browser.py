@@ -14,7 +14,6 @@ Screenshots land in var/screenshots/workflow-*.png.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,21 +24,14 @@ from django.utils import translation
 from PIL import Image
 
 from issues.models import OutboxMessage, Report, ReportStatus, SatisfactionRating
+from tests.browser import CHROMIUM_ARGS, chromium_or_skip, playwright_or_skip
 from tests.conftest import STAFF_PASSWORD
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
+# Skipped without Playwright or Chromium, but a failure under CI=true (tests/browser.py).
+playwright_sync = playwright_or_skip()
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(django_settings.BASE_DIR) / "var" / "screenshots"
 # The private link in a message to the reporter: the tracking page's path with its token.
 PRIVATE_LINK = re.compile(r"(/track/[A-Z0-9]+/\?t=[A-Za-z0-9_%-]+)")
@@ -47,16 +39,12 @@ PRIVATE_LINK = re.compile(r"(/track/[A-Z0-9]+/\?t=[A-Za-z0-9_%-]+)")
 
 @pytest.fixture(scope="module")
 def browser(django_db_setup, django_db_blocker) -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        # On CI the browser tests must run: a missing browser is a failure there, not a skip.
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is not installed at /usr/bin/chromium (CI=true: browser tests must run)")
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    executable = chromium_or_skip()
     # Playwright's sync API keeps an event loop running in this thread, which makes Django think the
     # tests' plain synchronous ORM calls (and the database flush between tests) are async code.
     with pytest.MonkeyPatch.context() as mp, playwright_sync.sync_playwright() as p:
         mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

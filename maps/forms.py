@@ -9,8 +9,9 @@ from typing import Any
 
 from django import forms
 from django.contrib.gis.geos import Point
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.forms.utils import ErrorDict
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -190,6 +191,12 @@ class ReportForm(CitizenForm):
     @staticmethod
     def new_idempotency_key() -> str:
         return str(uuid.uuid4())
+
+    def refuse(self, message: str) -> None:
+        """Refuse the whole submission without reading it: over the write limit, no work at all is
+        done for a request (no place search, no photo decoded), only the counting."""
+        self.cleaned_data = {}
+        self._errors = ErrorDict({NON_FIELD_ERRORS: self.error_class([message], error_class="nonfield")})
 
     @property
     def selected_category(self) -> dict[str, Any] | None:

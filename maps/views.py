@@ -153,21 +153,12 @@ def _js_strings() -> dict[str, str]:
 
 
 def _report_send(request: HttpRequest, form: ReportForm) -> HttpResponse | tuple[int, int | None]:
-    """Submit a valid form: the redirect to the thank-you page, or the status to re-render the form
-    with (the service's errors are then on the form) and, over the write limit, the seconds to wait
-    (the page's Retry-After, as the API's 429 has)."""
+    """Submit a valid form (the write limit already counted it): the redirect to the thank-you page,
+    or the status to re-render the form with (the service's errors are then on the form)."""
     category = category_get(code=form.cleaned_data["category"])
     if category is None:  # deactivated between the page and the send
         form.add_error("category", _("This category is no longer available; please choose another."))
         return 400, None
-    wait = _throttled(request, ReportCreateThrottle)
-    if wait is not None:
-        form.add_error(
-            None,
-            _("Too many reports from your address. Try again in %(minutes)d minutes.")
-            % {"minutes": max(1, round(wait / 60))},
-        )
-        return 429, wait
     data = form.cleaned_data
     match = form.place_match
     try:
@@ -214,13 +205,23 @@ def report(request: HttpRequest) -> HttpResponse:
     photos_lost = False
     if request.method == "POST":
         form = ReportForm(request.POST, request.FILES, categories=categories)
-        outcome = _report_send(request, form) if form.is_valid() else (400, None)
+        # The write limit counts the request before any work is done for it: the form's place
+        # search reads district geometry and a photo's position means decoding it.
+        retry_after = _throttled(request, ReportCreateThrottle)
+        if retry_after is not None:
+            form.refuse(
+                _("Too many reports from your address. Try again in %(minutes)d minutes.")
+                % {"minutes": max(1, round(retry_after / 60))}
+            )
+            outcome: HttpResponse | tuple[int, int | None] = (429, retry_after)
+        else:
+            outcome = _report_send(request, form) if form.is_valid() else (400, None)
         if isinstance(outcome, HttpResponse):
             return outcome
         status, retry_after = outcome
         # Browsers cannot refill a file input: the page says so, rather than losing photos silently.
         photos_lost = bool(request.FILES.getlist("photos"))
-        if form.location is None and not (form.data.get("lat") or form.data.get("lon")):
+        if status != 429 and form.location is None and not (form.data.get("lat") or form.data.get("lon")):
             _pin_from_photos(request, form)
     else:
         form = ReportForm(

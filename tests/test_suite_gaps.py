@@ -307,3 +307,20 @@ def test_an_open311_bare_date_is_the_citys_midnight_at_any_hour(city, client):
     assert ids("start_date=2026-11-27&end_date=2026-11-28") == [stamped["at"], stamped["before"]]
     assert ids("start_date=2026-11-28T00:00:00%2B03:30") == [stamped["at"]]
     assert ids("start_date=2026-11-29") == []
+
+
+def test_over_the_form_limit_nothing_is_searched_or_decoded(en_client, town, settings, monkeypatch):
+    """The write limit counts a report form's request before any work is done for it: the place
+    search (district geometry) and a photo's position (decoding it) cost the server, anonymously."""
+    from maps import forms as report_forms
+
+    settings.OPEN137_RATE_REPORTS = "1/hour"
+    calls: list[str] = []
+    monkeypatch.setattr(report_forms, "district_search", lambda **kw: calls.append("search") or [])
+    body = report_data()
+    body.update(lat="", lon="", place="منطقه یک")
+    assert en_client.post("/report/", body).status_code == 400  # counted, then searched: no such place
+    assert calls == ["search"]
+    refused = en_client.post("/report/", body)
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert calls == ["search"]  # the refused one searched nothing

@@ -20,9 +20,12 @@ test: setup
 bench: setup
 	@$(PY) -m bench.run $(if $(ONLY),--only $(ONLY),)
 
-# Load without loss: 20,000 reports from 32 clients while workers are killed and PostgreSQL restarts
-# (bench/stress.py; STRESS_N=2000 for a shorter run). Ends with one line: stress: N submitted, ...
+# The heavier runs: the API fuzzed with 500 examples an operation and hypothesis's stress profile,
+# then load without loss: 20,000 reports from 32 clients while workers are killed and PostgreSQL
+# restarts (bench/stress.py; STRESS_N=2000 for a shorter run). Ends with one line: stress: N submitted, ...
 stress: setup
+	@OPEN137_FUZZ_EXAMPLES=500 HYPOTHESIS_PROFILE=stress $(PY) -m pytest -p no:cacheprovider -n 2 \
+		tests/test_fuzz_schema.py tests/test_bad_input.py
 	@$(PY) -m bench.stress
 
 lint: setup

@@ -5,16 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('districts', '0002_servicearea_changed_at'),
-        ('issues', '0009_workflow'),
+        ("districts", "0002_servicearea_changed_at"),
+        ("issues", "0009_workflow"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='report',
-            index=models.Index(condition=models.Q(('status__in', ['received', 'forwarded', 'transferred', 'reopened'])), fields=['acknowledge_due_at'], name='report_awaiting_ack_due'),
+            model_name="report",
+            index=models.Index(
+                condition=models.Q(("status__in", ["received", "forwarded", "transferred", "reopened"])),
+                fields=["acknowledge_due_at"],
+                name="report_awaiting_ack_due",
+            ),
         ),
     ]

@@ -87,7 +87,7 @@ def staff_inbox_page() -> list[Result]:
     from bench.db import libpq_url
     from issues.models import OPEN_STATUSES
     from issues.workflow.inbox import AWAITING_ACKNOWLEDGEMENT
-    from issues.workflow.scope import district_ids_for_codes
+    from issues.workflow.scope import staff_scope
     from issues.workflow.transitions import SUPERVISOR_ONLY_KINDS
 
     name = "staff_inbox_page"
@@ -101,10 +101,12 @@ def staff_inbox_page() -> list[Result]:
     if first.status_code != 200:
         raise RuntimeError(f"GET {url}: {first.status_code} {first.content[:300]!r}")
     features = json.loads(first.content)["features"]
+    manager_scope = staff_scope(user=manager)
+    assert manager_scope is not None
     params = {
         "open": sorted(OPEN_STATUSES),
         "awaiting": list(AWAITING_ACKNOWLEDGEMENT),
-        "districts": sorted(district_ids_for_codes([archive.busiest_county])),
+        "districts": sorted(manager_scope.district_ids or ()),
         "supervisor_only": sorted(SUPERVISOR_ONLY_KINDS),
         "limit": INBOX_PAGE + 1,
     }

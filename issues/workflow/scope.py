@@ -15,10 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
-from districts.models import District
-from issues.models import Report, Role, StaffProfile
+from issues.models import Report, Role
 from issues.workflow.transitions import SUPERVISOR_ONLY_KINDS
 
 # Roles that see the reporter's name, phone and e-mail: the 137 centre. Units and managers reach the
@@ -50,30 +49,6 @@ class StaffScope:
     @property
     def whole_city(self) -> bool:
         return self.district_ids is None and self.service_area_ids is None
-
-
-def staff_role(*, user: AbstractBaseUser | AnonymousUser | None) -> str | None:
-    """The user's role; a superuser without a profile acts as a 137 supervisor (the admin)."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return None
-    profile = StaffProfile.objects.filter(user_id=user.pk).values_list("role", flat=True).first()
-    if profile:
-        return str(profile)
-    if getattr(user, "is_superuser", False):
-        return Role.SUPERVISOR.value
-    return None
-
-
-def district_ids_for_codes(codes: list[str] | tuple[str, ...]) -> frozenset[int]:
-    """Every district row (of every boundary set) with one of these codes or inside one: a region
-    includes its sub-districts (two levels down covers jurisdiction -> region -> sub-district)."""
-    if not codes:
-        return frozenset()
-    return frozenset(
-        District.objects.filter(
-            Q(code__in=codes) | Q(parent__code__in=codes) | Q(parent__parent__code__in=codes)
-        ).values_list("id", flat=True)
-    )
 
 
 # A member of staff's role and scope in one prepared round trip (it runs on every staff request): the

@@ -49,6 +49,13 @@ class Category(models.Model):
     sla_resolve_hours = models.PositiveIntegerField(_("SLA: resolve within (working hours)"), default=72)
     active = models.BooleanField(_("active"), default=True)
     order = models.PositiveSmallIntegerField(_("order"), default=100)
+    # Small jobs a neighbour can do (salting an alley, clearing a drain grate): citizens may pledge
+    # to take care of an open report of this category, and it may close as resolved by citizens.
+    citizen_doable = models.BooleanField(
+        _("citizens may take care of it"),
+        default=False,
+        help_text=_("Citizens may pledge to fix an open report of this category themselves."),
+    )
 
     class Meta:
         verbose_name = _("category")
@@ -195,6 +202,9 @@ class Report(models.Model):
     referred_to = models.CharField(_("referred to"), max_length=40, blank=True)
     # The reporter asked for no more messages about this report.
     messages_stopped = models.BooleanField(_("messages stopped"), default=False)
+    # Made by the demo's generator (a few years of a city, for the heatmap and scorecards to show
+    # something), never by a citizen: every page, feed and export that shows one says so.
+    generated = models.BooleanField(_("generated (demo data)"), default=False, db_default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

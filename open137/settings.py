@@ -76,6 +76,9 @@ INSTALLED_APPS = [
     "issues",
     "maps",
     "console",
+    "council",
+    "alerts",
+    "participation",
 ]
 
 MIDDLEWARE = [

@@ -14,6 +14,10 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("heatmap/", HeatmapApi.as_view(), name="heatmap"),
     path("auth/token/", StaffTokenApi.as_view(), name="auth-token"),
     path("staff/", include("issues.staff_api.urls")),
+    path("scorecards/", include("issues.oversight.scorecard_urls")),
+    path("hotspots/", include("issues.oversight.hotspot_urls")),
+    path("alerts/", include("alerts.api_urls")),
+    path("participation/", include("participation.api_urls")),
     path("", include("issues.api.urls")),
 ]
 
@@ -24,6 +28,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("tiles/", include(("issues.oversight.urls", "tiles"))),
     path("i18n/", include("django.conf.urls.i18n")),
     path("console/", include(("console.urls", "console"))),
+    path("council/", include(("council.urls", "council"))),
+    path("alerts/", include(("alerts.urls", "alerts"))),
+    path("participation/", include(("participation.urls", "participation"))),
     path("", include("maps.urls")),
 ]
 if settings.DEBUG:

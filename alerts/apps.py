@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AlertsConfig(AppConfig):
+    """Subscriptions to new reports (a district, a radius around a point, a category) by e-mail or SMS,
+    and the Atom feeds. Above `issues`: it reads new reports through issues' selectors and sends through
+    its outbox; `issues` never imports it."""
+
+    name = "alerts"
+    verbose_name = _("Alerts")

@@ -1,5 +1,9 @@
 """Hotspots in the API, under /api/hotspots/."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from issues.oversight.hotspot_views import HotspotApi
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", HotspotApi.as_view(), name="hotspots"),
+]

@@ -1,8 +1,8 @@
 """The staff console under /console/, with the 137 call screen (views/call.py) as `console:call`."""
 
-from django.urls import path
+from django.urls import include, path
 
-from console.views import auth, call, inbox, queues, report
+from console.views import auth, call, inbox, participation, queues, report
 
 app_name = "console"
 urlpatterns = [
@@ -17,4 +17,5 @@ urlpatterns = [
     path("call/filed/<str:code>/", call.call_filed, name="call_filed"),
     path("call/places/", call.call_places, name="call_places"),
     path("call/caller/", call.call_caller, name="call_caller"),
+    path("participation/", include(participation.urlpatterns)),
 ]

@@ -238,3 +238,23 @@ def messages_stopped_event(*, report: Report) -> ReportEvent:
     return ReportEvent.objects.create(
         report=report, kind=ReportEvent.Kind.MESSAGES_STOPPED, actor_label=CITIZEN, public=False
     )
+
+
+def citizen_pledge_event(*, report: Report, step: str) -> ReportEvent:
+    """A citizen's pledge to take care of the report ("I'll take care of it"), said done or
+    withdrawn: public on the timeline, with no trace of who (the pledge itself, in the
+    participation app, keeps its own history). `step` is pledged, done or withdrawn; the
+    confirmation is the workflow's own step (resolved by citizens)."""
+    notes = {
+        "pledged": _("A citizen has offered to take care of this."),
+        "done": _("The citizen says it is done; awaiting confirmation."),
+        "withdrawn": _("The citizen who offered to take care of this has withdrawn."),
+    }
+    return ReportEvent.objects.create(
+        report=report,
+        kind=ReportEvent.Kind.NOTE,
+        actor_label=CITIZEN,
+        public=True,
+        note=str(notes[step]),
+        data={"pledge": step},
+    )

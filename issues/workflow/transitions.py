@@ -126,7 +126,9 @@ TRANSITIONS: tuple[Transition, ...] = (
         "resolve_by_citizens",
         ACTIVE,
         S.RESOLVED_BY_CITIZENS,
-        {SUPERVISOR, MANAGER},
+        # The reporter too, through their private link, when confirming a citizen's pledge done
+        # (participation/services.py pledge_confirm is the only caller in that role).
+        {SUPERVISOR, MANAGER, CITIZEN},
         kinds=PROBLEM_KINDS,
         label=_("resolved by citizens"),
     ),

@@ -1,5 +1,9 @@
 """Alert subscriptions in the API, under /api/alerts/."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from alerts.api import SubscriptionCreateApi
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("subscriptions/", SubscriptionCreateApi.as_view(), name="alerts-subscription-create"),
+]

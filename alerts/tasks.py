@@ -1,0 +1,16 @@
+"""The alerts' periodic job, run by procrastinate's worker (issues/tasks.py has the outbox's)."""
+
+from __future__ import annotations
+
+from procrastinate.contrib.django import app
+
+from alerts.sending import alerts_send
+
+
+@app.periodic(cron="* * * * *", periodic_id="alerts_send")
+@app.task(name="alerts.alerts_send", queue="alerts", queueing_lock="alerts_send")
+def alerts_send_job(timestamp: int) -> int:
+    """Every minute: tell the subscribers of the reports created since the last run (each pair of
+    subscription and report once, whatever runs overlap: alerts/sending.py). Returns how many
+    messages it queued; the outbox's own job sends them."""
+    return len(alerts_send(commit=True).messages)

@@ -54,6 +54,19 @@ def created_event(
     )
 
 
+# The same event as `status_changed_event`, written by the one-statement transition
+# (issues/workflow/quick.py) inside its UPDATE's WITH: the SELECT reads the changed row from the CTE
+# `changed` (id, from_status). Kept here, beside its ORM twin, so the kind's shape has one home;
+# a test holds the two to the same row.
+STATUS_CHANGED_EVENT_INSERT_SQL = """
+INSERT INTO issues_reportevent
+       (report_id, kind, actor_id, actor_label, at, from_status, to_status, note, public, data)
+SELECT changed.id, 'status', %(actor_id)s, '', now(), changed.from_status, %(target)s, %(note)s,
+       %(public)s, jsonb_build_object('action', %(action)s::text)
+  FROM changed
+RETURNING id, at"""
+
+
 def status_changed_event(
     *,
     report: Report,

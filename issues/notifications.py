@@ -156,18 +156,23 @@ STATUS_MESSAGES: dict[str, tuple[str, str]] = {
 _SILENT_ACTIONS = frozenset({"forward", "verify"})
 
 
+def status_step_notifies(transition: Any) -> bool:
+    """Whether a step of the workflow is one the reporter is told of (if they left a contact and
+    did not stop messages): a public step with a message of its own, not a silent one."""
+    return bool(
+        transition.public
+        and transition.target in STATUS_MESSAGES
+        and transition.action not in _SILENT_ACTIONS
+    )
+
+
 def report_status_notify(
     *, report: Report, transition: Any, feedback_token: str | None = None
 ) -> list[OutboxMessage]:
     """Tell the reporter of a public step, by the channels they gave, unless they asked for no more
     messages. In the caller's transaction: no message for a step that rolled back."""
     texts = STATUS_MESSAGES.get(transition.target)
-    if (
-        not transition.public
-        or texts is None
-        or transition.action in _SILENT_ACTIONS
-        or report.messages_stopped
-    ):
+    if texts is None or not status_step_notifies(transition) or report.messages_stopped:
         return []
     phone = phone_normalise(report.reporter_phone)
     email = report.reporter_email.strip()

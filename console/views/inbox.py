@@ -39,13 +39,9 @@ from issues.workflow.inbox import (
     staff_report_page,
     staff_report_rows,
 )
-from issues.workflow.scope import StaffScope, report_in_scope_get
-from issues.workflow.services import (
-    ActionForbidden,
-    ReportNotFound,
-    TransitionConflict,
-    report_transition,
-)
+from issues.workflow.quick import report_transition_by_code
+from issues.workflow.scope import StaffScope
+from issues.workflow.services import ActionForbidden, ReportNotFound, TransitionConflict
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
@@ -211,12 +207,10 @@ def bulk_apply(
     go through): (code, outcome, reason) per report, outcome done / conflict / not_allowed."""
     results = []
     for code, version in picks:
-        report = report_in_scope_get(scope=scope, code=code)
-        if report is None:
-            results.append((code, NOT_ALLOWED, _("not in your inbox")))
-            continue
         try:
-            report_transition(report=report, action=action, actor=actor, expected_version=version, **extra)
+            report_transition_by_code(
+                code=code, action=action, actor=actor, scope=scope, expected_version=version, **extra
+            )
         except TransitionConflict as exc:
             results.append(
                 (

@@ -59,8 +59,9 @@ from issues.workflow.inbox import (
     staff_report_detail,
     staff_report_page,
 )
-from issues.workflow.scope import StaffScope, report_in_scope_get, staff_scope
-from issues.workflow.services import ReportNotFound, WorkflowError, report_transition
+from issues.workflow.quick import report_transition_by_code
+from issues.workflow.scope import StaffScope, staff_scope
+from issues.workflow.services import ReportNotFound, WorkflowError
 from open137.api import SameSiteWrite
 from open137.api import exception_handler as project_exception_handler
 from open137.parsers import SafeJSONParser
@@ -322,10 +323,9 @@ class StaffReportActionApi(StaffApiView):
         },
     )
     def post(self, request: Request, code: str) -> Response:
-        report = report_in_scope_get(scope=self.scope, code=code)
-        if report is None:
-            raise not_found(code)
         action = action_input_read(data=request.data, scope=self.scope)
         actor = cast(AbstractBaseUser, request.user)  # signed-in staff: WorksReports let them in
-        result = report_transition(report=report, actor=actor, scope=self.scope, **action.transition_kwargs())
+        result = report_transition_by_code(
+            code=code, actor=actor, scope=self.scope, **action.transition_kwargs()
+        )
         return Response(action_result_json(result, scope=self.scope))

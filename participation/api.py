@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -258,8 +257,6 @@ class PledgeConfirmApi(_PledgeApi):
             pledge = services.pledge_confirm(pledge=pledge)
         except TransitionConflict as exc:
             return conflict(exc.message, code=exc.code, current=exc.current)
-        except DjangoValidationError:  # pragma: no cover - the workflow's fields are not sent here
-            raise
         report.refresh_from_db(fields=["status"])
         return Response(
             {"report": report.tracking_code, "status": pledge.status, "report_status": report.status}

@@ -481,3 +481,21 @@ def test_the_api_schema_documents_participation(api_client):
         "/api/participation/pledges/confirm/",
     ):
         assert path in schema["paths"], path
+
+
+def test_the_reporter_confirms_from_the_tracking_page_opened_through_the_private_link(
+    client, api_client, salting
+):
+    report = _report(salting)
+    token = _pledge(api_client, report).json()["token"]
+    api_client.post("/api/participation/pledges/done/", {"token": token}, format="json")
+    page = client.get(f"/track/{report.tracking_code}/?t={REPORTER_TOKEN}", follow=True).content.decode()
+    assert 'id="pledge-confirm"' in page
+    # The form carries whatever the page carries (the session holds the reporter's rights, or the
+    # page holds the token): the control works as shown.
+    body = {"t": REPORTER_TOKEN} if f'name="t" value="{REPORTER_TOKEN}"' in page else {}
+    response = client.post(f"/participation/reports/{report.tracking_code}/pledge/confirm/", body)
+    assert response.status_code == 303
+    report.refresh_from_db()
+    assert report.status == ReportStatus.RESOLVED_BY_CITIZENS
+    assert "شهروندان" in client.get(f"/track/{report.tracking_code}/").content.decode()

@@ -8,7 +8,6 @@ Skipped without Playwright, Chromium or axe-core on a developer's machine; a fai
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,33 +15,15 @@ from django.conf import settings as django_settings
 
 from participation.models import ParticipationPoint, PointEvent
 from participation.services import point_create
-from tests.browser import CHROMIUM_ARGS, browser_missing, chromium_or_skip, playwright_or_skip
 from tests.conftest import pt
 
-playwright_sync = playwright_or_skip()
+# The browser (Chromium with axe-core at hand; a failure under CI=true when missing) and axe's run
+# are the accessibility suite's own.
+from tests.test_accessibility import _violations, browser  # noqa: F401 (the fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path(django_settings.BASE_DIR) / "var" / "screenshots"
-AXE = Path(django_settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
-WCAG21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-AXE_RUN = """async (tags) => {
-  const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
-  return result.violations.map((v) => ({id: v.id, help: v.help,
-    nodes: v.nodes.map((n) => n.target.join(" "))}));
-}"""
-
-
-@pytest.fixture(scope="module")
-def browser(django_db_setup, django_db_blocker) -> Iterator[object]:
-    executable = chromium_or_skip()
-    if not AXE.exists():
-        browser_missing("axe-core is not installed in node_modules (npm ci)")
-    with pytest.MonkeyPatch.context() as mp, playwright_sync.sync_playwright() as p:
-        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -56,8 +37,7 @@ def site(settings, live_server, city):
 
 
 def _axe(page) -> list[dict]:
-    page.add_script_tag(path=str(AXE))
-    return page.evaluate(AXE_RUN, WCAG21_AA)
+    return _violations(page)
 
 
 def _errors(page) -> list[str]:
@@ -67,7 +47,7 @@ def _errors(page) -> list[str]:
     return errors
 
 
-def test_one_tap_reports_the_bin_empty(browser, site):
+def test_one_tap_reports_the_bin_empty(browser, site):  # noqa: F811
     base, point = site
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="fa-IR")
     page = context.new_page()
@@ -91,7 +71,7 @@ def test_one_tap_reports_the_bin_empty(browser, site):
     context.close()
 
 
-def test_axe_finds_nothing_on_the_point_page_in_persian_and_english(browser, site, salting_report):
+def test_axe_finds_nothing_on_the_point_page_in_persian_and_english(browser, site, salting_report):  # noqa: F811
     base, point = site
     found: list[str] = []
     for lang in ("fa", "en"):
@@ -108,7 +88,10 @@ def test_axe_finds_nothing_on_the_point_page_in_persian_and_english(browser, sit
                 page.wait_for_selector("#track-map .leaflet-marker-icon")
             else:
                 page.wait_for_selector("#pledge-submit")
-            found += [f"[{lang}] {name}: {v['id']}: {v['help']} {v['nodes']}" for v in _axe(page)]
+            found += [
+                f"[{lang}] {name}: {v['id']}: {v['help']} {[n['target'] for n in v['nodes']]}"
+                for v in _axe(page)
+            ]
             page.screenshot(path=str(SCREENSHOTS / f"a11y-{lang}-participation-{name}.png"), full_page=True)
         # The pledge from the tracking page, then the pledger's private page.
         page.fill("#pledge_name", "Ali")
@@ -119,7 +102,9 @@ def test_axe_finds_nothing_on_the_point_page_in_persian_and_english(browser, sit
         # takes the list role from its items (an axe finding of the shared template, reported).
         page.reload()
         page.wait_for_selector("#pledge-done")
-        found += [f"[{lang}] pledge: {v['id']}: {v['help']} {v['nodes']}" for v in _axe(page)]
+        found += [
+            f"[{lang}] pledge: {v['id']}: {v['help']} {[n['target'] for n in v['nodes']]}" for v in _axe(page)
+        ]
         page.click("#pledge-withdraw")
         page.wait_for_selector(".message.success")
         context.close()

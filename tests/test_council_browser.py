@@ -5,12 +5,10 @@ Chromium, a failure under CI=true (tests/browser.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.browser import CHROMIUM_ARGS, browser_missing, chromium_or_skip, playwright_or_skip
-from tests.test_accessibility import AXE, Audit
+from tests.browser import playwright_or_skip
+from tests.test_accessibility import Audit, browser  # noqa: F401  (the fixture: Chromium, axe present)
 from tests.test_scorecards import sample  # noqa: F401  (the fixture)
 
 playwright_sync = playwright_or_skip()
@@ -18,20 +16,15 @@ playwright_sync = playwright_or_skip()
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(scope="module")
-def browser(django_db_setup, django_db_blocker) -> Iterator[object]:
-    executable = chromium_or_skip()
-    if not AXE.exists():
-        browser_missing("axe-core is not installed in node_modules (npm ci)")
-    with pytest.MonkeyPatch.context() as mp, playwright_sync.sync_playwright() as p:
-        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.mark.parametrize("lang", ["fa", "en"])
-def test_council_pages_render_and_pass_axe(browser, live_server, settings, sample, staff, lang):  # noqa: F811
+def test_council_pages_render_and_pass_axe(
+    browser,  # noqa: F811
+    live_server,
+    settings,
+    sample,  # noqa: F811
+    staff,
+    lang,
+):
     settings.OPEN137_TILE_URL = ""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
     page = context.new_page()

@@ -55,7 +55,7 @@ def dashboard_city() -> list[Result]:
         role="council",  # noqa: S106
     )
     client = Client()
-    client.force_login(council)
+    client.force_login(council)  # type: ignore[arg-type]
     started = time.perf_counter()
     page = client.get("/council/")
     say(name, f"GET /council/ {page.status_code} in {(time.perf_counter() - started) * 1000:.0f} ms")

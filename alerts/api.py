@@ -5,8 +5,10 @@ new request and a repeated one are answered alike (202, the confirmation is on i
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
@@ -93,14 +95,18 @@ class SubscriptionCreateApi(WriteThrottleMixin, APIView):
                 radius_m=data.get("radius_m"),
                 via="api",
             )
-        except ContactLimitReached:
+        except ContactLimitReached as exc:
+            retry_at = timezone.localtime(timezone.now() + timedelta(seconds=exc.retry_after))
             return Response(
                 {
                     "error": _(
                         "Too many confirmation messages were sent to this contact today. Try again tomorrow."
-                    )
+                    ),
+                    "retry_after": exc.retry_after,
+                    "retry_at": retry_at.isoformat(timespec="seconds"),
                 },
                 status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(exc.retry_after)},
             )
         return Response(
             {

@@ -29,6 +29,7 @@ from issues.selectors import report_tracking_url
 from issues.workflow.sla import jalali_format
 
 FEED_MAX_AGE_S = 120
+_PLACEHOLDER = "TRACKINGCODE"
 
 
 def _en() -> bool:
@@ -57,7 +58,9 @@ class ReportsFeed(Feed):
         return reverse("alerts:subscribe")
 
     def items(self, obj: dict[str, Any]) -> list[dict[str, Any]]:
-        return obj["rows"]
+        # One reverse() per feed rather than per entry (codes are ASCII letters and digits).
+        track = report_tracking_url(code=_PLACEHOLDER)
+        return [{**row, "link": track.replace(_PLACEHOLDER, row["tracking_code"])} for row in obj["rows"]]
 
     def item_title(self, item: dict[str, Any]) -> str:
         status = (
@@ -86,7 +89,7 @@ class ReportsFeed(Feed):
         return "".join(parts)
 
     def item_link(self, item: dict[str, Any]) -> str:
-        return report_tracking_url(code=item["tracking_code"])
+        return str(item["link"])
 
     def item_guid(self, item: dict[str, Any]) -> str:
         return f"tag:137,report:{item['tracking_code']}"

@@ -95,6 +95,8 @@ class PlannedMessage:
     body: str
     report_codes: list[str] = field(default_factory=list)
     report_ids: list[int] = field(default_factory=list)
+    # Pairs (subscription, report) of the same contact that this message tells as well.
+    also_covers: list[tuple[int, int]] = field(default_factory=list)
     message_id: int | None = None
 
 
@@ -175,9 +177,12 @@ def _send(*, now: datetime | None) -> AlertRun:
     outbox_queue(messages=outbox)
     for planned, row in zip(messages, outbox, strict=True):
         planned.message_id = row.pk
-    by_pair = {
-        (m.subscription_id, r): row.pk for m, row in zip(messages, outbox, strict=True) for r in m.report_ids
-    }
+    by_pair: dict[tuple[int, int], int] = {}
+    for planned, row in zip(messages, outbox, strict=True):
+        for report_id in planned.report_ids:
+            by_pair[(planned.subscription_id, report_id)] = row.pk
+        for pair in planned.also_covers:
+            by_pair[pair] = row.pk
     _deliveries_link(by_pair)
     if until > locked.reports_until:
         locked.reports_until = until
@@ -200,14 +205,24 @@ def _deliveries_link(by_pair: dict[tuple[int, int], int]) -> None:
 
 
 def _compose(pairs: list[tuple[Any, ...]], *, tokens: bool) -> list[PlannedMessage]:
-    """The messages for the matched pairs: per subscription, one per report, or one digest."""
+    """The messages for the matched pairs: per subscription, one per report, or one digest. A
+    report matched by several subscriptions of one contact (a district and a category that
+    overlap) is told once, in the message of the oldest of them; every pair keeps its delivery
+    row, pointing at that message (`also_covers`)."""
     if not pairs:
         return []
+    subscriptions = Subscription.objects.in_bulk(sorted({s for s, _r in pairs}))
+    told: dict[tuple[str, str, int], int] = {}  # (channel, contact, report) -> subscription telling it
     by_subscription: dict[int, list[int]] = defaultdict(list)
-    for subscription_id, report_id in pairs:
-        by_subscription[subscription_id].append(report_id)
+    others: dict[int, list[tuple[int, int]]] = defaultdict(list)  # teller -> (subscription, report)
+    for subscription_id, report_id in sorted(pairs):
+        subscription = subscriptions[subscription_id]
+        teller = told.setdefault((subscription.channel, subscription.contact, report_id), subscription_id)
+        if teller == subscription_id:
+            by_subscription[subscription_id].append(report_id)
+        else:
+            others[teller].append((subscription_id, report_id))
     reports = _report_rows({report_id for _s, report_id in pairs})
-    subscriptions = Subscription.objects.in_bulk(list(by_subscription))
     messages: list[PlannedMessage] = []
     for subscription_id in sorted(by_subscription):
         subscription = subscriptions[subscription_id]
@@ -228,6 +243,7 @@ def _compose(pairs: list[tuple[Any, ...]], *, tokens: bool) -> list[PlannedMessa
                 stop_url=link_url(name="alerts:stop", token=stop),
                 digest_max=DIGEST_LIST,
             )
+            ids = {row["id"] for row in group}
             messages.append(
                 PlannedMessage(
                     subscription_id=subscription.pk,
@@ -237,6 +253,7 @@ def _compose(pairs: list[tuple[Any, ...]], *, tokens: bool) -> list[PlannedMessa
                     body=body,
                     report_codes=[row["tracking_code"] for row in group],
                     report_ids=[row["id"] for row in group],
+                    also_covers=[(s, r) for s, r in others.get(subscription_id, []) if r in ids],
                 )
             )
     return messages

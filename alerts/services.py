@@ -4,6 +4,7 @@ either all of it exists or none does. The sending job is alerts/sending.py."""
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,7 +40,12 @@ TOKEN_BYTES = 24
 
 
 class ContactLimitReached(Exception):
-    """Too many confirmation messages to this contact today (a 429 to the caller)."""
+    """Too many confirmation messages to this contact today (a 429 to the caller); `retry_after`
+    is in seconds, until the oldest of them is a day old."""
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -130,14 +136,19 @@ def _contact_clean(*, email: str, phone: str) -> tuple[str, str]:
 
 
 def _confirmation_queue(*, subscription: Subscription) -> None:
-    since = timezone.now() - timedelta(days=1)
-    sent_today = SubscriptionToken.objects.filter(
-        subscription__contact=subscription.contact,
-        purpose=SubscriptionToken.Purpose.CONFIRM,
-        created_at__gte=since,
-    ).count()
-    if sent_today >= CONFIRMATIONS_PER_CONTACT_PER_DAY:
-        raise ContactLimitReached
+    now = timezone.now()
+    sent_today = list(
+        SubscriptionToken.objects.filter(
+            subscription__contact=subscription.contact,
+            purpose=SubscriptionToken.Purpose.CONFIRM,
+            created_at__gte=now - timedelta(days=1),
+        )
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+    )
+    if len(sent_today) >= CONFIRMATIONS_PER_CONTACT_PER_DAY:
+        wait = sent_today[-CONFIRMATIONS_PER_CONTACT_PER_DAY] + timedelta(days=1) - now
+        raise ContactLimitReached(retry_after=max(1, math.ceil(wait.total_seconds())))
     confirm = token_new(subscription=subscription, purpose=SubscriptionToken.Purpose.CONFIRM)
     stop = token_new(subscription=subscription, purpose=SubscriptionToken.Purpose.STOP)
     subject, body = confirmation_text(

@@ -83,7 +83,8 @@ def subscribe(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 form.service_errors(exc.message_dict)
                 status = 400
-            except ContactLimitReached:
+            except ContactLimitReached as exc:
+                retry_after = exc.retry_after
                 form.refuse(
                     _("Too many confirmation messages were sent to this contact today. Try again tomorrow.")
                 )

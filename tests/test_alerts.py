@@ -528,4 +528,18 @@ def test_one_contact_gets_few_confirmations_a_day_whoever_asks(city):
         "/api/alerts/subscriptions/", {"phone": "09121234567", "category": "pothole"}, format="json"
     )
     assert refused.status_code == 429 and "this contact" in refused.json()["error"]
+    assert 86_000 < int(refused["Retry-After"]) <= 86_400
     assert Subscription.objects.count() == 3 and len(_messages_to("09121234567")) == 3
+
+
+def test_a_contact_with_overlapping_subscriptions_hears_of_a_report_once(city):
+    _subscribed(district_code="R1")
+    _subscribed(category_code="pothole")
+    _subscribed("other@example.org", category_code="pothole")
+    report = _report(city)
+    alerts_send(commit=True)
+    assert len(_alerts_for("sub@example.org")) == 1 and len(_alerts_for("other@example.org")) == 1
+    # Both of the contact's subscriptions record the report, told by the one message.
+    deliveries = AlertDelivery.objects.filter(subscription__contact="sub@example.org", report=report)
+    assert deliveries.count() == 2 and len({d.message_id for d in deliveries}) == 1
+    assert alerts_send(commit=True).messages == []

@@ -116,10 +116,9 @@ class DistrictFeed(ReportsFeed):
         district = district_active_get(code=kwargs["code"])
         if district is None:
             raise Http404(_("No district has this code."))
-        name = (district["name_en"] or district["name_fa"]) if _en() else district["name_fa"]
         return {
             "kind": "district",
-            "title": _("New reports in %(name)s") % {"name": name},
+            "title": _("New reports in %(name)s") % {"name": _name(district, "")},
             "rows": feed_reports(district_code=district["code"]),
         }
 
@@ -129,10 +128,9 @@ class CategoryFeed(ReportsFeed):
         category = category_public_get(code=kwargs["code"])
         if category is None:
             raise Http404(_("No category has this code."))
-        name = (category["name_en"] or category["name_fa"]) if _en() else category["name_fa"]
         return {
             "kind": "category",
-            "title": _("New reports: %(name)s") % {"name": name},
+            "title": _("New reports: %(name)s") % {"name": _name(category, "")},
             "rows": feed_reports(category_id=category["id"]),
         }
 

@@ -64,6 +64,19 @@ def fetchone_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tu
     return result
 
 
+def fetchone_with_names(
+    sql: str, params: Sequence[Any] | Mapping[str, Any]
+) -> tuple[list[str], tuple] | None:
+    """As fetchone_prepared, with the column names: for a row that becomes a model instance."""
+
+    def fetch(cursor: Any) -> tuple[list[str], tuple] | None:
+        row = cursor.fetchone()
+        return None if row is None else ([column.name for column in cursor.description], row)
+
+    result: tuple[list[str], tuple] | None = _run_prepared(sql, params, fetch)
+    return result
+
+
 def fetchall_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tuple[list[str], list[tuple]]:
     """As fetchone_prepared, for a hot read of several rows (a staff inbox's page): the column names
     and every row. The rows come in binary form: a page's timestamps are read without parsing text."""

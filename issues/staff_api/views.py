@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.authentication import BaseAuthentication, SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -29,6 +29,7 @@ from rest_framework.views import APIView
 
 from issues.api.params import page_param
 from issues.filters import FilterError
+from issues.staff_api.authentication import StaffTokenAuthentication
 from issues.staff_api.documents import action_result_json, report_collection_json, report_detail_json
 from issues.staff_api.params import (
     ActionInputSerializer,
@@ -155,7 +156,7 @@ class StaffApiView(APIView):
     """Base of the report endpoints: a token (apps, scripts) or the console's session (with its
     CSRF token for writes); JSON answers, never cached."""
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [StaffTokenAuthentication, SessionAuthentication]
     permission_classes = [WorksReports]
     renderer_classes = [JSONRenderer]
     scope: StaffScope
@@ -197,7 +198,7 @@ class StaffTokenApi(WriteThrottleMixin, APIView):
         # Signing in needs no credentials of its own, and a stale token sent along must not stop it.
         if self.request is not None and self.request.method == "POST":
             return []
-        return [TokenAuthentication()]
+        return [StaffTokenAuthentication()]
 
     def get_permissions(self) -> list[Any]:
         if self.request is not None and self.request.method == "DELETE":

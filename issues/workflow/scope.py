@@ -13,6 +13,7 @@ A report outside the scope is as if it did not exist (404), by the API and by th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
@@ -53,19 +54,69 @@ class StaffScope:
 
 # A member of staff's role and scope in one prepared round trip (it runs on every staff request): the
 # profile, the district rows (every boundary set) with one of its codes or inside one, two levels down
-# (jurisdiction -> region -> sub-district), and the service areas with one of its codes.
-STAFF_SCOPE_SQL = """
+# (jurisdiction -> region -> sub-district), and the service areas with one of its codes. `{user}` is
+# the user's id: a parameter here, the token's user in STAFF_TOKEN_SQL.
+_SCOPE_SELECT = """
 SELECT p.role, p.district_codes, p.service_area_codes,
        CASE WHEN p.role = 'district_manager' THEN ARRAY(
          SELECT d.id FROM districts_district d
            LEFT JOIN districts_district p1 ON p1.id = d.parent_id
            LEFT JOIN districts_district p2 ON p2.id = p1.parent_id
           WHERE d.code = ANY(p.district_codes) OR p1.code = ANY(p.district_codes)
-             OR p2.code = ANY(p.district_codes)) END,
+             OR p2.code = ANY(p.district_codes)) END AS district_ids,
        CASE WHEN p.role = 'unit_staff' THEN ARRAY(
          SELECT sa.id FROM districts_servicearea sa WHERE sa.code = ANY(p.service_area_codes)) END
+         AS service_area_ids
   FROM issues_staffprofile p
- WHERE p.user_id = %s"""
+ WHERE p.user_id = {user}"""
+STAFF_SCOPE_SQL = _SCOPE_SELECT.format(user="%s")
+SCOPE_COLUMNS = ("role", "district_codes", "service_area_codes", "district_ids", "service_area_ids")
+
+# An API token's user and, for staff, their scope, in one round trip: what every request of the
+# staff API (the phone app's) starts with. The user's columns come first, by name.
+STAFF_TOKEN_SQL = f"""
+SELECT u.*, s.role, s.district_codes, s.service_area_codes, s.district_ids, s.service_area_ids
+  FROM authtoken_token t
+  JOIN auth_user u ON u.id = t.user_id
+  LEFT JOIN LATERAL ({_SCOPE_SELECT.format(user="u.id")}) s ON true
+ WHERE t.key = %s"""
+
+
+def _scope_from_row(user: AbstractBaseUser, row: tuple | None) -> StaffScope | None:
+    user_id = int(user.pk)  # type: ignore[arg-type]  # a saved user: it has an id
+    if row is None or row[0] is None:
+        if getattr(user, "is_superuser", False):
+            return StaffScope(user_id=user_id, role=Role.SUPERVISOR, district_ids=None, service_area_ids=None)
+        return None
+    role, district_codes, service_area_codes, district_ids, service_area_ids = row
+    return StaffScope(
+        user_id=user_id,
+        role=role,
+        district_ids=frozenset(district_ids) if district_ids is not None else None,
+        service_area_ids=frozenset(service_area_ids) if service_area_ids is not None else None,
+        district_codes=tuple(district_codes) if role == Role.DISTRICT_MANAGER else (),
+        service_area_codes=tuple(service_area_codes) if role == Role.UNIT_STAFF else (),
+    )
+
+
+def staff_token_user(*, key: str) -> AbstractBaseUser | None:
+    """The user of an API token, with their scope already read (see `staff_scope`), or None."""
+    from django.contrib.auth import get_user_model
+
+    from open137.db import fetchone_with_names
+
+    found = fetchone_with_names(STAFF_TOKEN_SQL, [key])
+    if found is None:
+        return None
+    names, row = found
+    split = len(names) - len(SCOPE_COLUMNS)
+    model = get_user_model()
+    # The table's column order need not be the model's: each value is placed by its name.
+    values = dict(zip(names[:split], row[:split], strict=True))
+    fields = [f.attname for f in model._meta.concrete_fields]
+    user = model.from_db("default", fields, [values[name] for name in fields])
+    user._open137_scope = (_scope_from_row(user, row[split:]),)  # type: ignore[attr-defined]
+    return user
 
 
 def staff_scope(*, user: AbstractBaseUser | AnonymousUser | None) -> StaffScope | None:
@@ -74,22 +125,11 @@ def staff_scope(*, user: AbstractBaseUser | AnonymousUser | None) -> StaffScope 
 
     if user is None or not user.is_authenticated or not user.is_active:
         return None
-    row = fetchone_prepared(STAFF_SCOPE_SQL, [user.pk])
-    if row is None:
-        if getattr(user, "is_superuser", False):
-            return StaffScope(
-                user_id=int(user.pk), role=Role.SUPERVISOR, district_ids=None, service_area_ids=None
-            )
-        return None
-    role, district_codes, service_area_codes, district_ids, service_area_ids = row
-    return StaffScope(
-        user_id=int(user.pk),
-        role=role,
-        district_ids=frozenset(district_ids) if district_ids is not None else None,
-        service_area_ids=frozenset(service_area_ids) if service_area_ids is not None else None,
-        district_codes=tuple(district_codes) if role == Role.DISTRICT_MANAGER else (),
-        service_area_codes=tuple(service_area_codes) if role == Role.UNIT_STAFF else (),
-    )
+    # Read with the API token (staff_token_user), in the same round trip: kept for this request.
+    known = getattr(user, "_open137_scope", None)
+    if known is not None:
+        return known[0]
+    return _scope_from_row(cast(AbstractBaseUser, user), fetchone_prepared(STAFF_SCOPE_SQL, [user.pk]))
 
 
 def reports_in_scope(*, scope: StaffScope) -> QuerySet[Report]:

@@ -10,7 +10,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	@$(PY) manage.py demo_load
+	@$(PY) manage.py demo_load --generate
 	@$(PY) manage.py participation_demo_load
 	@$(PY) manage.py demo_logins --base-url http://127.0.0.1:$${OPEN137_PORT:-8000}
 	@bash scripts/serve.sh

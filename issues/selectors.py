@@ -183,6 +183,8 @@ REPORT_LIST_COLUMNS = (
     "support_count",
     "created_at",
     "updated_at",
+    # Demo data made by `demo_generate`, never a citizen's: every answer that shows a report says so.
+    "generated",
 )
 
 

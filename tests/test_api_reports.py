@@ -347,7 +347,7 @@ def test_list_is_geojson_with_public_fields(city, client):
     assert set(props) == {
         "code", "category", "category_name_fa", "category_name_en", "kind", "status", "open",
         "description", "district", "service_area", "unit_name_fa", "unit_name_en", "support_count",
-        "created_at", "updated_at", "photo_urls",
+        "created_at", "updated_at", "generated", "photo_urls",
     }  # fmt: skip
     # A report without a location has no geometry, and is still listed.
     assert any(f["geometry"] is None for f in body["features"])

@@ -43,6 +43,7 @@ def report_properties(row: dict[str, Any]) -> dict[str, Any]:
         "support_count": row["support_count"],
         "created_at": local_iso(row["created_at"]),
         "updated_at": local_iso(row["updated_at"]),
+        "generated": row["generated"],
     }
 
 

@@ -72,6 +72,9 @@ class ReportPropertiesSerializer(serializers.Serializer):
     support_count = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    generated = serializers.BooleanField(
+        help_text="A demo report made by `manage.py demo_generate`, not filed by a citizen."
+    )
 
 
 class ReportListPropertiesSerializer(ReportPropertiesSerializer):

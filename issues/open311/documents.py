@@ -121,6 +121,16 @@ def _note(event: Mapping[str, Any]) -> dict[str, Any]:
     return {"datetime": local_iso(event["at"]), "description": text, "type": event["kind"]}
 
 
+# Open311 has no field for it: a demo report made by `demo_generate` says so at the start of its
+# description, in both languages, whatever a client shows (and `extended_attributes.generated`).
+GENERATED_PREFIX = "[گزارش ساختگی نمایشی / generated demo report] "
+
+
+def generated_description(row: Mapping[str, Any]) -> str:
+    description: str = row["description"]
+    return GENERATED_PREFIX + description if row.get("generated") else description
+
+
 def request(
     row: Mapping[str, Any],
     lang: str,
@@ -138,7 +148,7 @@ def request(
         "status_notes": row["status_notes"] or None,
         "service_name": pick(row, "category__name", lang),
         "service_code": row["category__code"],
-        "description": row["description"],
+        "description": generated_description(row),
         "agency_responsible": agency or None,
         "service_notice": None,
         "requested_datetime": local_iso(row["created_at"]),
@@ -158,6 +168,7 @@ def request(
             "district": row["district__code"],
             "channel": row["channel"],
             "support_count": row["support_count"],
+            "generated": row["generated"],
         }
         document["notes"] = [_note(event) for event in notes]
     return document

@@ -83,6 +83,7 @@ REQUEST_FIELDS = (
     "expected_at",
     "channel",
     "support_count",
+    "generated",
     "category__code",
     "category__name_fa",
     "category__name_en",

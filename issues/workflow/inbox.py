@@ -61,6 +61,7 @@ STAFF_COLUMNS = (
     "service_area__unit_name_en",
     "assigned_to__username",
     "support_count",
+    "generated",
     "created_at",
     "updated_at",
     "acknowledge_due_at",

@@ -27,7 +27,7 @@ SELECT r.id, r.tracking_code, r.version, r.status, r.kind, r.channel, r.descript
        d.code AS district__code, d.name_fa AS district__name_fa, d.name_en AS district__name_en,
        sa.code AS service_area__code, sa.unit_name_fa AS service_area__unit_name_fa,
        sa.unit_name_en AS service_area__unit_name_en, u.username AS assigned_to__username,
-       r.support_count, r.created_at, r.updated_at, r.acknowledge_due_at, r.expected_at{contacts},
+       r.support_count, r.generated, r.created_at, r.updated_at, r.acknowledge_due_at, r.expected_at{contacts},
        ST_X(r.location) AS lon, ST_Y(r.location) AS lat,
        COALESCE(r.status = ANY(%(open)s) AND (r.expected_at < now()
          OR (r.status = ANY(%(awaiting)s) AND r.acknowledge_due_at < now())), false) AS overdue

@@ -198,6 +198,12 @@ class Command(BaseCommand):
             action="store_true",
             help="Delete the demo data (and every report in its categories or districts) and load it again.",
         )
+        parser.add_argument(
+            "--generate",
+            action="store_true",
+            help="Then replace the generated demo reports (`demo_generate --commit` with its defaults: "
+            "a few years of Qazvin, labelled as generated).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if getattr(settings, "PRODUCTION", False):
@@ -218,6 +224,11 @@ class Command(BaseCommand):
             reports = self.load_reports()
             admin_created = self.load_admin()
             self.load_api_key()
+        if options.get("generate"):
+            generated = io.StringIO()
+            call_command("demo_generate", "--commit", stdout=generated)
+            if self.verbosity >= 1:
+                self.stdout.write(generated.getvalue().rstrip())
         self.print_summary(
             boundaries,
             departments,
@@ -647,6 +658,11 @@ class Command(BaseCommand):
         )
         statuses = Counter(demo_reports.values_list("status", flat=True))
         write("               " + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())))
+        generated = Report.objects.filter(generated=True).count()
+        write(
+            f"  generated    {generated} generated demo reports, labelled as such "
+            "(`demo_load --generate` or `demo_generate --commit` writes them; `make demo` does)"
+        )
         write(f"  places       {Place.objects.count()} ({new_places} new)")
         write(
             f"  staff        {', '.join(m.username for m in DEMO_STAFF)} / {STAFF_PASSWORD} "

@@ -228,6 +228,11 @@ def _bounds(features: Sequence[dict[str, Any]]) -> tuple[float, float, float, fl
     return min(xs), min(ys), max(xs), max(ys)
 
 
+def city_extent() -> tuple[float, float, float, float] | None:
+    """(west, south, east, north) of the active districts, in degrees; None without districts."""
+    return _bounds(_districts())
+
+
 def _heatmap_zoom(bounds: tuple[float, float, float, float] | None) -> int:
     low, high = HEATMAP_ZOOMS
     if bounds is None:

@@ -499,3 +499,98 @@ def test_dashboard_has_no_inline_script_and_its_data_in_json_script(sample, staf
     ]
     assert inline == []
     assert "http://" not in html.replace("http://testserver", "") or True
+
+
+# --- The maintained aggregate (issues/oversight/scorecard_rollup.py) --------------------------------
+
+COUNTS = (*ADDITIVE, "per_10k", "sla_share", "reopen_rate", "satisfaction", "backlog_oldest_at")
+
+
+def _bucket(hours: float) -> int:
+    from issues.oversight.scorecard_rollup import BOUNDS_HOURS
+
+    return max(i for i, lo in enumerate(BOUNDS_HOURS) if lo <= hours)
+
+
+def _agree(exact: dict[str, Any], rolled: dict[str, Any], where: str) -> None:
+    for key in COUNTS:
+        assert rolled[key] == exact[key], (where, key)
+    for key in ("ack_median_hours", "resolve_median_hours"):
+        if exact[key] is None:
+            assert rolled[key] is None, (where, key)
+        else:
+            # From the histogram: in the bucket of the exact median, or the next one down or up (an
+            # even count's two middle values may lie in different buckets).
+            assert rolled[key] is not None, (where, key, exact[key])
+            assert abs(_bucket(rolled[key]) - _bucket(exact[key])) <= 1, (where, key, rolled[key], exact[key])
+    if exact["backlog_median_age_days"] is None:
+        assert rolled["backlog_median_age_days"] is None
+    else:
+        # Within the age bucket's width (a day for a month, a week to half a year, then 30 days).
+        from issues.oversight.scorecard_rollup import AGE_BOUNDS_DAYS
+
+        age = exact["backlog_median_age_days"]
+        i = max(k for k, lo in enumerate(AGE_BOUNDS_DAYS) if lo <= age)
+        width = AGE_BOUNDS_DAYS[i + 1] - AGE_BOUNDS_DAYS[i] if i + 1 < len(AGE_BOUNDS_DAYS) else 30
+        assert abs(rolled["backlog_median_age_days"] - age) <= width + 0.5, where
+
+
+def _both(settings, **kw) -> tuple[dict[str, Any], dict[str, Any]]:
+    settings.OPEN137_SCORECARD_EXACT_MAX = 1_000_000
+    exact = scorecards(**kw)
+    settings.OPEN137_SCORECARD_EXACT_MAX = 0
+    rolled = scorecards(**kw)
+    return exact, rolled
+
+
+def test_the_aggregate_agrees_with_the_reports(sample, settings, staff):
+    now = timezone.now()
+    exact, rolled = _both(settings, filters=ScorecardFilters(since=sample.since), now=now)
+    _agree(exact["city"], rolled["city"], "city")
+    for part in ("districts", "units", "weeks", "months"):
+        assert len(rolled[part]) == len(exact[part]), part
+        for e, r in zip(exact[part], rolled[part], strict=True):
+            _agree(e, r, f"{part} {e.get('code') or e.get('week_start') or e.get('month')}")
+    # With the filters too: a category, a region with its sub-district, a manager's districts.
+    from issues.workflow.scope import staff_scope
+
+    scope = staff_scope(user=staff.manager_r1)
+    for kw in (
+        {"filters": ScorecardFilters(since=sample.since, categories=("pothole",))},
+        {"filters": ScorecardFilters(since=sample.since, district="R1")},
+        {"filters": ScorecardFilters(since=sample.since), "district_ids": scope.district_ids},
+    ):
+        exact, rolled = _both(settings, now=now, **kw)
+        _agree(exact["city"], rolled["city"], str(kw))
+        assert [r["code"] for r in rolled["districts"]] == [r["code"] for r in exact["districts"]]
+
+
+def test_the_aggregate_follows_every_change(sample, settings, city):
+    settings.OPEN137_SCORECARD_EXACT_MAX = 0
+    now = timezone.now()
+    before = scorecards(filters=ScorecardFilters(since=sample.since), now=now)["city"]
+    # A report written after the first read is in the next.
+    d = sample.reports.d
+    Report.objects.filter(pk=d.pk).update(status=S.CLOSED, done_at=now - timedelta(hours=1), closed_at=now)
+    after = scorecards(filters=ScorecardFilters(since=sample.since), now=now)["city"]
+    assert after["resolved"] == before["resolved"] + 1 and after["backlog"] == before["backlog"] - 1
+    # A rating, and a reopen event written alone.
+    SatisfactionRating.objects.create(report=sample.reports.e, score=1)
+    events.status_changed_event(
+        report=sample.reports.e, from_status=S.CLOSED, to_status=S.REOPENED, action="reopen"
+    )
+    later = scorecards(filters=ScorecardFilters(since=sample.since), now=now)["city"]
+    assert later["ratings"] == after["ratings"] + 1 and later["reopened"] == after["reopened"] + 1
+    # No write, but time passes: the transferred report's deadline goes by and it counts as missed.
+    Report.objects.filter(pk=d.pk).update(status=S.TRANSFERRED, done_at=None)
+    soon = scorecards(filters=ScorecardFilters(since=sample.since), now=now)["city"]
+    future = now + timedelta(days=4)
+    late = scorecards(filters=ScorecardFilters(since=sample.since), now=future)["city"]
+    assert late["sla_decided"] == soon["sla_decided"] + 1 and late["sla_met"] == soon["sla_met"]
+    # A new holiday changes working time: everything is recomputed with it.
+    Holiday.objects.create(date=sample.base + timedelta(days=0), name_fa="تعطیل", name_en="Another")
+    working_calendar_clear()
+    settings.OPEN137_SCORECARD_EXACT_MAX = 1_000_000
+    exact = scorecards(filters=ScorecardFilters(since=sample.since), now=now)["city"]
+    settings.OPEN137_SCORECARD_EXACT_MAX = 0
+    _agree(exact, scorecards(filters=ScorecardFilters(since=sample.since), now=now)["city"], "holiday")

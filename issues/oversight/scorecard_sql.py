@@ -37,12 +37,10 @@ def working_clock_sql(col: str) -> str:
     )
 
 
-# What the scorecards read of a report, with its derived facts. `in_period`: received between since
-# and until (the period's numbers); the open backlog counts whatever its age, so a report still open
-# after years is on the scorecard too.
-REPORT_FACTS_SQL = """
-SELECT d.code AS district, sa.code AS unit, r.generated, r.created_at,
-       r.created_at >= %(since)s AS in_period,
+# A report's facts, on the report row `r` (with the joins below): open now, resolved by citizens,
+# working seconds to acknowledge and to resolve, the resolve SLA's outcome (NULL while undecided),
+# reopened at least once, a work report filed, the citizen's score.
+FACT_COLUMNS_SQL = """
        r.status = ANY(%(open)s::text[]) AS is_open,
        r.status = %(by_citizens)s AS by_citizens,
        CASE WHEN r.acknowledged_at IS NOT NULL
@@ -57,19 +55,37 @@ SELECT d.code AS district, sa.code AS unit, r.generated, r.created_at,
             WHEN r.status = ANY(%(open)s::text[]) AND r.expected_at < %(now)s THEN false END AS sla_met,
        ro.report_id IS NOT NULL AS reopened,
        r.done_at IS NOT NULL AS done,
-       s.score,
+       s.score"""
+
+FACT_JOINS_SQL = """
+  LEFT JOIN issues_satisfactionrating s ON s.report_id = r.id
+  -- Reopened at least once (by the reporter, or by 137 after a failed check): the unit's work
+  -- report was not true. Read from the history (status events), hashed once.
+  LEFT JOIN (SELECT DISTINCT e.report_id FROM issues_reportevent e
+              WHERE e.kind = 'status' AND e.to_status = %(reopened)s) ro ON ro.report_id = r.id"""
+
+
+def fact_columns_sql() -> str:
+    return FACT_COLUMNS_SQL.format(
+        ack_clock=working_clock_sql("r.acknowledged_at"),
+        done_clock=working_clock_sql("r.done_at"),
+        created_clock=working_clock_sql("r.created_at"),
+    )
+
+
+# What the scorecards read of a report, with its derived facts. `in_period`: received between since
+# and until (the period's numbers); the open backlog counts whatever its age, so a report still open
+# after years is on the scorecard too.
+REPORT_FACTS_SQL = """
+SELECT d.code AS district, sa.code AS unit, r.generated, r.created_at,
+       r.created_at >= %(since)s AS in_period,{facts},
        CASE WHEN r.created_at >= %(since)s
             THEN floor(((r.created_at AT TIME ZONE %(tz)s)::date - %(week_base)s::date) / 7.0)::int END AS week,
        CASE WHEN r.created_at >= %(since)s
             THEN width_bucket((r.created_at AT TIME ZONE %(tz)s)::date, %(month_starts)s::date[]) END AS month
   FROM issues_report r
   LEFT JOIN districts_district d ON d.id = r.district_id
-  LEFT JOIN districts_servicearea sa ON sa.id = r.service_area_id
-  LEFT JOIN issues_satisfactionrating s ON s.report_id = r.id
-  -- Reopened at least once (by the reporter, or by 137 after a failed check): the unit's work
-  -- report was not true. Read from the history (status events), hashed once.
-  LEFT JOIN (SELECT DISTINCT e.report_id FROM issues_reportevent e
-              WHERE e.kind = 'status' AND e.to_status = %(reopened)s) ro ON ro.report_id = r.id
+  LEFT JOIN districts_servicearea sa ON sa.id = r.service_area_id{joins}
  WHERE r.created_at < %(until_before)s
    AND (r.created_at >= %(since)s OR r.status = ANY(%(open)s::text[]))
    {filters}"""
@@ -110,8 +126,8 @@ SELECT CASE WHEN GROUPING(district) = 0 THEN 'district'
  GROUP BY GROUPING SETS ((district), (unit), (week), (month), ())"""
 
 
-def scorecard_sql(*, categories: bool, district: bool, scope_districts: bool) -> str:
-    """The statement for this combination of filters (each its own prepared statement)."""
+def scorecard_filters_sql(*, categories: bool, district: bool, scope_districts: bool) -> str:
+    """The filters given, as `AND ...` on the row `r` (a report, or a row of the aggregate)."""
     pieces = []
     if categories:
         pieces.append(CATEGORY_SQL)
@@ -119,11 +135,11 @@ def scorecard_sql(*, categories: bool, district: bool, scope_districts: bool) ->
         pieces.append(DISTRICT_SQL)
     if scope_districts:
         pieces.append(SCOPE_DISTRICTS_SQL)
-    filters = "".join(f"\n   AND {piece}" for piece in pieces)
-    facts = REPORT_FACTS_SQL.format(
-        ack_clock=working_clock_sql("r.acknowledged_at"),
-        done_clock=working_clock_sql("r.done_at"),
-        created_clock=working_clock_sql("r.created_at"),
-        filters=filters,
-    )
+    return "".join(f"\n   AND {piece}" for piece in pieces)
+
+
+def scorecard_sql(*, categories: bool, district: bool, scope_districts: bool) -> str:
+    """The statement for this combination of filters (each its own prepared statement)."""
+    filters = scorecard_filters_sql(categories=categories, district=district, scope_districts=scope_districts)
+    facts = REPORT_FACTS_SQL.format(facts=fact_columns_sql(), joins=FACT_JOINS_SQL, filters=filters)
     return SCORECARD_SQL.format(facts=facts, numbers=GROUP_NUMBERS_SQL)

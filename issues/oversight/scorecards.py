@@ -33,7 +33,7 @@ from issues.filters import (
     parse_when,
 )
 from issues.models import OPEN_STATUSES, ReportStatus
-from issues.oversight.scorecard_sql import scorecard_sql
+from issues.oversight.scorecard_sql import scorecard_filters_sql, scorecard_sql
 from issues.workflow.selectors import working_calendar
 from issues.workflow.sla import WorkingCalendar
 from open137.db import fetchall_prepared
@@ -259,12 +259,15 @@ def scorecards(
         params["district"] = filters.district
     if district_ids is not None:
         params["district_ids"] = sorted(district_ids)
-    sql = scorecard_sql(
-        categories=bool(filters.categories),
-        district=bool(filters.district),
-        scope_districts=district_ids is not None,
-    )
-    columns, rows = _run(sql, params)
+    pieces = {
+        "categories": bool(filters.categories),
+        "district": bool(filters.district),
+        "scope_districts": district_ids is not None,
+    }
+    if _rollup_suits(filters=filters, since=since, until_before=until_before, tz=tz):
+        columns, rows = _rollup_rows(params=params, pieces=pieces, calendar=calendar, now=now, tz=tz)
+    else:
+        columns, rows = _run(scorecard_sql(**pieces), params)
     groups: dict[str, list[dict[str, Any]]] = {
         "district": [],
         "unit": [],
@@ -369,6 +372,93 @@ _ZERO_ROW = (
 )
 
 
+def scorecard_exact_max() -> int:
+    """Up to this many reports received in the period, the numbers are computed from the reports
+    themselves (exact); more, and from the maintained aggregate (scorecard_rollup.py)."""
+    return int(getattr(settings, "OPEN137_SCORECARD_EXACT_MAX", 20_000))
+
+
+def _midnight(moment: datetime, tz: Any) -> bool:
+    local = moment.astimezone(tz)
+    return local.time() == time.min
+
+
+def _rollup_suits(*, filters: ScorecardFilters, since: datetime, until_before: datetime, tz: Any) -> bool:
+    """The aggregate holds whole local days: it answers a period of whole days (dates, or up to now)
+    with more reports than scorecard_exact_max()."""
+    if not _midnight(since, tz) or (filters.until_before is not None and not _midnight(until_before, tz)):
+        return False
+    limit = scorecard_exact_max()
+    _columns, rows = fetchall_prepared(
+        "SELECT count(*) FROM (SELECT 1 FROM issues_report WHERE created_at >= %(since)s"
+        " AND created_at < %(until_before)s LIMIT %(limit)s) x",
+        {"since": since, "until_before": until_before, "limit": limit + 1},
+    )
+    return bool(rows[0][0] > limit)
+
+
+def _rollup_rows(
+    *, params: dict[str, Any], pieces: dict[str, bool], calendar: WorkingCalendar, now: datetime, tz: Any
+) -> tuple[list[str], list[tuple]]:
+    """The groups' numbers from the aggregate, in the exact statement's columns."""
+    from issues.oversight import scorecard_rollup as rollup
+
+    rollup.scorecard_rollup_refresh(calendar=calendar, now=now, base_params=params)
+    since_day = params["since"].astimezone(tz).date()
+    until_day = (params["until_before"] - timedelta(microseconds=1)).astimezone(tz).date() + timedelta(days=1)
+    filters = scorecard_filters_sql(**pieces)
+    today = now.astimezone(tz).date()
+    read = {
+        **params,
+        "since_day": since_day,
+        "until_day": until_day,
+        "today": today,
+        "age_bounds": list(rollup.AGE_BOUNDS_DAYS[1:]),
+    }
+    columns, rows = _run(rollup.READ_PERIOD_SQL.format(filters=filters), read)
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for values in rows:
+        row = dict(zip(columns, values, strict=True))
+        groups[(row["dimension"], row["district"], row["unit"], row["week"], row["month"])] = row
+    # The backlog, of every age: its count, oldest report and an age histogram per group.
+    ages: dict[tuple[Any, ...], list[int]] = {}
+    oldest: dict[tuple[Any, ...], Any] = {}
+    columns, rows = _run(rollup.READ_BACKLOG_SQL.format(filters=filters), read)
+    for values in rows:
+        row = dict(zip(columns, values, strict=True))
+        key = (row["dimension"], row["district"], row["unit"], row["week"], row["month"])
+        counts = ages.setdefault(key, [0] * len(rollup.AGE_BOUNDS_DAYS))
+        counts[row["age"]] += int(row["n"])
+        if oldest.get(key) is None or row["oldest"] < oldest[key]:
+            oldest[key] = row["oldest"]
+    # Each report aged from the middle of its day of receipt.
+    shift = (datetime.combine(today, time(12), tzinfo=tz) - now).total_seconds()
+    out_columns = [
+        "dimension", "district", "unit", "week", "month", "received", "generated", "backlog",
+        "backlog_median_age_s", "backlog_oldest_at", "acknowledged", "ack_median_s", "resolved",
+        "resolve_median_s", "resolved_by_citizens", "sla_decided", "sla_met", "work_reported",
+        "reopened", "ratings", "rating_average",
+    ]  # fmt: skip
+    out = []
+    for key in sorted(set(groups) | set(ages), key=repr):
+        row = groups.get(key, {})
+        count = {k: int(row.get(k) or 0) for k in (
+            "received", "generated", "acknowledged", "resolved", "by_citizens", "sla_decided",
+            "sla_met", "work_reported", "reopened", "ratings", "rating_sum")}  # fmt: skip
+        ack_h = rollup.histogram_median([int(row.get(f"a{i}") or 0) for i in range(rollup.BUCKETS)])
+        res_h = rollup.histogram_median([int(row.get(f"r{i}") or 0) for i in range(rollup.BUCKETS)])
+        age_days = rollup.histogram_median(ages[key], rollup.AGE_BOUNDS_DAYS) if key in ages else None
+        out.append((
+            *key, count["received"], count["generated"], sum(ages.get(key, [])),
+            None if age_days is None else age_days * 86_400 - shift, oldest.get(key),
+            count["acknowledged"], None if ack_h is None else ack_h * 3600, count["resolved"],
+            None if res_h is None else res_h * 3600, count["by_citizens"], count["sla_decided"],
+            count["sla_met"], count["work_reported"], count["reopened"], count["ratings"],
+            count["rating_sum"] / count["ratings"] if count["ratings"] else None,
+        ))  # fmt: skip
+    return out_columns, out
+
+
 def jalali_day(day: date, *, lang: str) -> str:
     jalali = jdatetime.date.fromgregorian(date=day)
     if lang == "fa":
@@ -392,7 +482,7 @@ def _oldest_open(filters: ScorecardFilters, until_before: datetime) -> datetime 
 SORT_MEMORY = "64MB"
 
 
-def _run(sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
+def _run(sql: str, params: dict[str, Any], *, fetch: bool = True) -> tuple[list[str], list[tuple]]:
     """The statement, prepared, with PostgreSQL's JIT off around it: over a million rows the planner's
     cost passes jit_above_cost, and compiling the plan would take longer than running it (as
     issues.oversight.sql.map_query_row explains for the map)."""
@@ -406,6 +496,10 @@ def _run(sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
         )
         saved, saved_mem = cursor.fetchone()[:2]
         try:
+            if not fetch:
+                # A write run once (the aggregate's refresh): not worth preparing.
+                cursor.execute(sql, params)
+                return [], []
             return fetchall_prepared(sql, params)
         finally:
             if db.connection.info.transaction_status != TransactionStatus.INERROR:

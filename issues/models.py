@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.functions import RandomUUID
+from django.contrib.postgres.indexes import GinIndex
 from django.utils.translation import gettext_lazy as _
 
 from districts.models import Department, District, RoutingRule, ServiceArea
@@ -92,6 +93,9 @@ OPEN_STATUSES = frozenset(
         ReportStatus.REOPENED,
     }
 )
+# The open statuses in a fixed order: the public lists filter `status IN (...)` with exactly this list,
+# the predicate of the partial index `report_public_open`, so PostgreSQL sees at once that it applies.
+OPEN_STATUS_LIST: tuple[str, ...] = tuple(sorted(str(s) for s in OPEN_STATUSES))
 
 # The main line of a report's life, in order. The side exits (transferred, not responsible, duplicate,
 # reopened, resolved by citizens) leave it; the tracking page shows these steps, and the demo's
@@ -205,7 +209,8 @@ class Report(models.Model):
     # Made by the demo's generator (a few years of a city, for the heatmap and scorecards to show
     # something), never by a citizen: every page, feed and export that shows one says so.
     generated = models.BooleanField(_("generated (demo data)"), default=False, db_default=False)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    # Indexed with the id in `report_public_recent` below (the public lists' order and keyset).
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -214,6 +219,25 @@ class Report(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "category"]),
+            # The public lists (API, Open311) read newest first and page by keyset on (created_at, id):
+            # each filter has an index that yields its reports already in that order, so a page reads
+            # about a page of rows whatever the archive's size (issues/api/README.md).
+            models.Index(fields=["-created_at", "-id"], name="report_public_recent"),
+            # `status=open`, the map's default: a partial index of the open reports only. The category
+            # and district ride along (INCLUDE), so that "open potholes" or "open in R1" and their
+            # capped counts are answered from the index alone.
+            models.Index(
+                fields=["-created_at", "-id"],
+                name="report_public_open",
+                include=["category", "district"],
+                condition=models.Q(status__in=OPEN_STATUS_LIST),
+            ),
+            models.Index(fields=["status", "-created_at", "-id"], name="report_status_recent"),
+            models.Index(fields=["category", "-created_at", "-id"], name="report_category_recent"),
+            # `q`: words anywhere in the normalised description (LIKE '%word%'), by trigrams.
+            GinIndex(
+                fields=["description_search"], name="report_description_trgm", opclasses=["gin_trgm_ops"]
+            ),
             # Staff inboxes: a district's or a unit's reports, newest first.
             models.Index(fields=["district", "-created_at", "-id"], name="report_district_inbox"),
             models.Index(fields=["service_area", "-created_at", "-id"], name="report_unit_inbox"),

@@ -9,6 +9,7 @@ Lists return `.values()` rows, never model objects: the public map asks for thou
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -20,7 +21,7 @@ from django.db import connection
 from django.db.models import F, FloatField, Func, OuterRef, Q, QuerySet
 from django.urls import NoReverseMatch, get_script_prefix, reverse
 
-from districts.models import Department
+from districts.models import Department, District
 from districts.selectors import (
     ROUTE_WITH_UNIT_SQL,
     DistrictMatch,
@@ -31,6 +32,7 @@ from districts.selectors import (
 )
 from geo.srid import GEO_SRID
 from geo.text import normalize_digits
+from issues.cursor import KeysetPage, PageCursor, count_capped, keyset_page
 from issues.filters import ReportFilters
 from issues.formats import token_hash
 from issues.models import (
@@ -189,14 +191,50 @@ REPORT_LIST_COLUMNS = (
 
 
 def report_list_rows(*, filters: ReportFilters) -> QuerySet[Report, dict[str, Any]]:
-    """Public report rows, newest first, with `lon`/`lat` (None without a location) and
-    `photo_names` (storage names of the public photos, for photo_url). Lazy: the caller counts and slices it for a page."""
+    """Public report rows, newest first, with `id`, `lon`/`lat` (None without a location) and
+    `photo_names` (storage names of the public photos, for photo_url). Lazy: report_list_page pages
+    it by key (or by a shallow offset)."""
     qs = report_filters_apply(qs=Report.objects.all(), filters=filters)
     return (
         qs.annotate(lon=lon_expression(), lat=lat_expression(), photo_names=_public_photos())
         .order_by("-created_at", "-id")
-        .values(*REPORT_LIST_COLUMNS, "lon", "lat", "photo_names")
+        .values("id", *REPORT_LIST_COLUMNS, "lon", "lat", "photo_names")
     )
+
+
+@dataclass(frozen=True)
+class ReportListPage:
+    rows: list[dict[str, Any]]
+    # Matching reports on all pages, up to issues.cursor.COUNT_CAP; `count_capped`: there are more.
+    count: int
+    count_capped: bool
+    next: PageCursor | None
+    previous: PageCursor | None
+
+
+def report_list_page(
+    *, filters: ReportFilters, cursor: PageCursor | None = None, offset: int = 0, limit: int
+) -> ReportListPage:
+    """A page of the public list: after (or before) `cursor`, or at `offset` (a shallow page by
+    number; the caller keeps it under issues.cursor.OFFSET_MAX), with the capped count of every
+    matching report. A first page that is not full is the whole count, with no count query."""
+    rows = report_list_rows(filters=filters)
+    if offset:
+        page_rows = list(rows[offset : offset + limit + 1])
+        more = len(page_rows) > limit
+        page_rows = page_rows[:limit]
+        page = KeysetPage(
+            page_rows,
+            PageCursor(page_rows[-1]["created_at"], page_rows[-1]["id"]) if more else None,
+            None,
+        )
+    else:
+        page = keyset_page(rows, cursor=cursor, limit=limit)
+    if cursor is None and not offset and page.next is None:
+        count, capped = len(page.rows), False
+    else:
+        count, capped = count_capped(report_filters_apply(qs=Report.objects.all(), filters=filters))
+    return ReportListPage(page.rows, count, capped, page.next, page.previous)
 
 
 def report_filters_apply(*, qs: QuerySet[Report], filters: ReportFilters) -> QuerySet[Report]:
@@ -212,10 +250,23 @@ def report_filters_apply(*, qs: QuerySet[Report], filters: ReportFilters) -> Que
     if filters.statuses is not None:
         qs = qs.filter(status__in=sorted(filters.statuses))
     if filters.categories:
-        qs = qs.filter(category__code__in=filters.categories)
+        # By id, read first, like the district below: the (category, created_at, id) index then
+        # serves the filter in the list's order.
+        qs = qs.filter(
+            category_id__in=list(
+                Category.objects.filter(code__in=filters.categories).values_list("id", flat=True)
+            )
+        )
     if filters.district:
         # Reports are routed to the deepest district: asking for a region brings its sub-districts'.
-        qs = qs.filter(Q(district__code=filters.district) | Q(district__parent__code=filters.district))
+        # The ids are read first so that the (district, created_at, id) index serves the filter.
+        qs = qs.filter(
+            district_id__in=list(
+                District.objects.filter(
+                    Q(code=filters.district) | Q(parent__code=filters.district)
+                ).values_list("id", flat=True)
+            )
+        )
     if filters.kinds:
         qs = qs.filter(kind__in=filters.kinds)
     if filters.since is not None:

@@ -19,6 +19,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.serializer_helpers import BindingDict
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from districts.apis import field_error
 from districts.selectors import (
@@ -28,6 +29,7 @@ from districts.selectors import (
 )
 from geo.coords import CoordinateError
 from geo.text import normalize_digits
+from issues.cursor import OFFSET_MAX, CursorError, PageCursor, cursor_decode, cursor_encode
 from issues.models import Category, MessageKind, SatisfactionRating
 from issues.selectors import (
     category_get,
@@ -264,6 +266,47 @@ def unknown_category(code: str) -> ValidationError:
     return field_error(
         "category", _("Unknown category “%(code)s”.") % {"code": code[:60].replace("\x00", "")}
     )
+
+
+def list_paging(request: Request) -> tuple[PageCursor | None, int, int]:
+    """(cursor, page, page_size) of a list request. Pages by number stop at OFFSET_MAX reports, where
+    an offset starts costing what it skips; the `next` links carry a cursor, which goes anywhere at
+    the cost of one page. A cursor that is not ours is a 400 with the code `bad_cursor`."""
+    page = page_param(request, "page", 1, 10_000_000)
+    page_size = page_param(request, "page_size", PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX)
+    raw = request.query_params.get("cursor", "")
+    if not raw:
+        cursor = None
+    else:
+        if "page" in request.query_params:
+            raise coded_error("cursor", _("use either page or cursor, not both."), code="cursor_with_page")
+        try:
+            cursor = cursor_decode(raw.strip())
+        except CursorError as exc:
+            raise coded_error("cursor", exc.message, code=exc.code) from None
+    if (page - 1) * page_size + page_size > OFFSET_MAX:
+        raise coded_error(
+            "page",
+            _(
+                "pages by number reach the first %(n)d reports only; follow the `next` link of a page "
+                "(it carries a cursor) to go further."
+            )
+            % {"n": OFFSET_MAX},
+            code="page_too_deep",
+        )
+    return cursor, page, page_size
+
+
+def coded_error(field: str, message: str, *, code: str) -> ValidationError:
+    """A 400 in the API's shape with a machine-readable `code` as well."""
+    return ValidationError({"error": f"{field}: {message}", "code": code, "detail": {field: [message]}})
+
+
+def cursor_url(url: str, cursor: PageCursor | None) -> str | None:
+    """`url` with `cursor` in place of any page or cursor it had; None without a cursor."""
+    if cursor is None:
+        return None
+    return replace_query_param(remove_query_param(url, "page"), "cursor", cursor_encode(cursor))
 
 
 def page_param(request: Request, name: str, default: int, maximum: int) -> int:

@@ -95,9 +95,19 @@ class ReportFeatureSerializer(serializers.Serializer):
 
 class ReportFeatureCollectionSerializer(serializers.Serializer):
     type = serializers.CharField(default="FeatureCollection")
-    count = serializers.IntegerField(help_text="Reports matching the filters, on all pages.")
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
+    count = serializers.IntegerField(
+        help_text="Reports matching the filters, on all pages, counted up to 10,000: with more, "
+        "10000 and `count_capped` true (say “10,000+”)."
+    )
+    count_capped = serializers.BooleanField(
+        help_text="True when more than 10,000 reports match: `count` is then a lower bound."
+    )
+    next = serializers.URLField(
+        allow_null=True, help_text="The next page: this request with a `cursor`; null on the last page."
+    )
+    previous = serializers.URLField(
+        allow_null=True, help_text="The page before (by cursor, or by number for a page by number)."
+    )
     features = ReportFeatureSerializer(many=True)
 
 

@@ -51,10 +51,11 @@ from issues.api.params import (
     category_or_400,
     category_point_routed_or_400,
     conflict,
+    cursor_url,
     idempotency_key_read,
     invalid,
+    list_paging,
     not_found,
-    page_param,
     private_link_refused,
 )
 from issues.api.schema import (
@@ -80,7 +81,7 @@ from issues.selectors import (
     category_list_public,
     photo_url,
     report_by_code,
-    report_list_rows,
+    report_list_page,
     report_nearby_open,
     report_private_token_valid,
     report_public_get,
@@ -180,7 +181,18 @@ class ReportListCreateApi(WriteThrottleMixin, APIView):
                 OpenApiTypes.STR,
                 description="Words in the description (Persian spelling variants match)",
             ),
-            OpenApiParameter("page", OpenApiTypes.INT, description="From 1"),
+            OpenApiParameter(
+                "cursor",
+                OpenApiTypes.STR,
+                description="Opaque: the position a `next` or `previous` link carries. Pages by cursor "
+                "cost the same at any depth. Not with `page`; one that is not ours is 400 `bad_cursor`.",
+            ),
+            OpenApiParameter(
+                "page",
+                OpenApiTypes.INT,
+                description="From 1, for the first 10,000 reports (page × page_size ≤ 10,000; deeper is "
+                "400 `page_too_deep`: follow `next`). Its `next` link goes on by cursor.",
+            ),
             OpenApiParameter(
                 "page_size",
                 OpenApiTypes.INT,
@@ -197,11 +209,10 @@ class ReportListCreateApi(WriteThrottleMixin, APIView):
             filters = report_filters_parse(request.query_params)
         except FilterError as exc:
             raise field_error(exc.field, exc.message) from None
-        page = page_param(request, "page", 1, 10_000_000)
-        page_size = page_param(request, "page_size", PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX)
-        rows = report_list_rows(filters=filters)
-        count = rows.count()
-        start = (page - 1) * page_size
+        cursor, page, page_size = list_paging(request)
+        listed = report_list_page(
+            filters=filters, cursor=cursor, offset=(page - 1) * page_size, limit=page_size
+        )
         features = [
             {
                 "type": "Feature",
@@ -217,18 +228,20 @@ class ReportListCreateApi(WriteThrottleMixin, APIView):
                     "photo_urls": [photo_url(name) for name in row["photo_names"] or ()],
                 },
             }
-            for row in (rows[start : start + page_size] if start < count else [])
+            for row in listed.rows
         ]
-        url = request.build_absolute_uri()
+        url = remove_query_param(request.build_absolute_uri(), "page")
+        previous: str | None
+        if page > 1:
+            previous = replace_query_param(url, "page", page - 1) if page > 2 else url
+        else:
+            previous = cursor_url(url, listed.previous)
         body = {
             "type": "FeatureCollection",
-            "count": count,
-            "next": replace_query_param(url, "page", page + 1) if start + page_size < count else None,
-            "previous": (
-                (replace_query_param(url, "page", page - 1) if page > 2 else remove_query_param(url, "page"))
-                if page > 1
-                else None
-            ),
+            "count": listed.count,
+            "count_capped": listed.count_capped,
+            "next": cursor_url(url, listed.next),
+            "previous": previous,
             "features": features,
         }
         response = HttpResponse(orjson.dumps(body), content_type="application/geo+json")

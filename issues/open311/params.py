@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from districts.selectors import point_from_lat_lon
 from geo.coords import CoordinateError, parse_number
 from geo.srid import GEO_SRID
+from issues.cursor import OFFSET_MAX, CursorError, PageCursor, cursor_decode
 
 # The spec: with no dates, "the last 90 days or the first 1,000 requests, whichever is smaller".
 DEFAULT_WINDOW = timedelta(days=90)
@@ -155,6 +156,33 @@ def paging(params: QueryDict) -> tuple[int, int]:
     size = integer(params, "page_size", default=MAX_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
     page = integer(params, "page", default=1, low=1, high=MAX_PAGE)
     return (page - 1) * size, size
+
+
+def requests_paging(params: QueryDict) -> tuple[PageCursor | None, int, int]:
+    """(cursor, offset, limit) of a `GET requests`. Pages by number reach the first OFFSET_MAX
+    requests (deeper, an offset costs what it skips); the `Link` header's `next` carries a cursor,
+    which goes anywhere at the cost of one page. A cursor that is not ours is a 400."""
+    offset, limit = paging(params)
+    text = value(params, "cursor")
+    cursor = None
+    if text is not None:
+        if value(params, "page") is not None:
+            raise Open311Error(400, "cursor: " + _("use either page or cursor, not both."))
+        try:
+            cursor = cursor_decode(text)
+        except CursorError as exc:
+            raise Open311Error(400, f"cursor: {exc.message} ({exc.code})") from None
+    if offset + limit > OFFSET_MAX:
+        raise Open311Error(
+            400,
+            "page: "
+            + _(
+                "pages by number reach the first %(n)d requests only; follow the `next` link of the "
+                "Link header (it carries a cursor) to go further."
+            )
+            % {"n": OFFSET_MAX},
+        )
+    return cursor, offset, limit
 
 
 def _number(text: str, name: str) -> float:

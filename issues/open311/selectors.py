@@ -20,7 +20,8 @@ from django.contrib.gis.measure import D
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from districts.selectors import degrees_for_metres
-from issues.models import OPEN_STATUSES, Category, CategoryAttribute, Report, ReportEvent, ReportPhoto
+from issues.cursor import KeysetPage, PageCursor, keyset_page
+from issues.models import OPEN_STATUS_LIST, Category, CategoryAttribute, Report, ReportEvent, ReportPhoto
 
 # A `.values()` row: column (or annotation) name -> value.
 Row = Mapping[str, Any]
@@ -69,6 +70,7 @@ class RequestFilters:
     radius_m: float = 0.0
     offset: int = 0
     limit: int = 1000
+    cursor: PageCursor | None = None  # a page by key (offset 0); see issues/cursor.py
 
 
 REQUEST_FIELDS = (
@@ -103,7 +105,30 @@ def _reports() -> QuerySet[Report]:
 
 
 def request_rows(*, filters: RequestFilters) -> list[Row]:
-    """Requests as rows, newest first, with the status note and first photo of each."""
+    """Requests as rows, newest first, with the status note and first photo of each: those named by
+    `filters.ids`, or the page at `filters.offset` (request_page pages by cursor too)."""
+    reports = _request_queryset(filters=filters)
+    if filters.ids is None:
+        reports = reports[filters.offset : filters.offset + filters.limit]
+    return list(reports)
+
+
+def request_page(*, filters: RequestFilters) -> KeysetPage:
+    """A page of requests (not by `ids`) after or before `filters.cursor`, or at `filters.offset` (a
+    shallow page by number), with the cursors of the pages around it. Every filter is served by an
+    index that yields its reports newest first (issues/models.py), so a page costs about the same at
+    any depth and any archive size."""
+    reports = _request_queryset(filters=filters)
+    if filters.offset:
+        rows = list(reports[filters.offset : filters.offset + filters.limit + 1])
+        more = len(rows) > filters.limit
+        rows = rows[: filters.limit]
+        last = rows[-1] if more else None
+        return KeysetPage(rows, PageCursor(last["created_at"], last["id"]) if last else None, None)
+    return keyset_page(reports, cursor=filters.cursor, limit=filters.limit)
+
+
+def _request_queryset(*, filters: RequestFilters) -> QuerySet[Report, dict[str, Any]]:
     reports = _reports()
     if filters.ids is not None:
         reports = reports.filter(tracking_code__in=filters.ids)
@@ -114,10 +139,11 @@ def request_rows(*, filters: RequestFilters) -> list[Row]:
             reports = reports.filter(created_at__gte=filters.start)
         if filters.end is not None:
             reports = reports.filter(created_at__lte=filters.end)
+        # The fixed list of the partial index `report_public_open`, which serves `status=open`.
         if filters.statuses == {"open"}:
-            reports = reports.filter(status__in=OPEN_STATUSES)
+            reports = reports.filter(status__in=OPEN_STATUS_LIST)
         elif filters.statuses == {"closed"}:
-            reports = reports.exclude(status__in=OPEN_STATUSES)
+            reports = reports.exclude(status__in=OPEN_STATUS_LIST)
         if filters.bbox is not None:
             reports = reports.filter(location__intersects=Polygon.from_bbox(filters.bbox))
         if filters.near is not None:
@@ -136,9 +162,7 @@ def request_rows(*, filters: RequestFilters) -> list[Row]:
     reports = reports.annotate(
         status_notes=Subquery(status_notes), photo=Subquery(photo.values("image")[:1])
     ).order_by("-created_at", "-id")
-    if filters.ids is None:
-        reports = reports[filters.offset : filters.offset + filters.limit]
-    return list(reports.values(*REQUEST_FIELDS))
+    return reports.values(*REQUEST_FIELDS)
 
 
 def request_notes(*, report_ids: list[int]) -> dict[int, list[Row]]:

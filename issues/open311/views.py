@@ -10,7 +10,7 @@ CSRF does not apply: Open311 clients are programs without a session, authenticat
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
@@ -24,14 +24,18 @@ from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from issues.cursor import cursor_encode
 from issues.open311 import documents, params
 from issues.open311.params import Open311Error
 from issues.open311.render import FORMATS, render, render_errors
 from issues.open311.selectors import (
     RequestFilters,
+    Row,
     request_id_for_token,
     request_notes,
+    request_page,
     request_rows,
     request_update_rows,
     service_attributes,
@@ -213,9 +217,8 @@ def service_definition(request: HttpRequest, call: Call, service_code: str) -> H
     return render(call.fmt, root="service_definition", item=None, data=data)
 
 
-def _requests_document(request: HttpRequest, call: Call, filters: RequestFilters) -> list[dict[str, Any]]:
+def _requests_document(request: HttpRequest, call: Call, rows: Sequence[Row]) -> list[dict[str, Any]]:
     extensions = (params.value(call.params, "extensions") or "").lower() in {"true", "1", "yes"}
-    rows = request_rows(filters=filters)
     notes = request_notes(report_ids=[row["id"] for row in rows]) if extensions else None
     return [
         documents.request(
@@ -236,12 +239,14 @@ def requests(request: HttpRequest, call: Call) -> HttpResponse:
     if ids:
         if len(ids) > params.MAX_IDS:
             raise Open311Error(400, _("At most %(n)d service_request_id values.") % {"n": params.MAX_IDS})
-        filters = RequestFilters(ids=[tracking_code_normalize(i) for i in ids])
-    else:
-        start, end = params.date_window(call.params)
-        offset, limit = params.paging(call.params)
-        near, radius = params.near(call.params)
-        filters = RequestFilters(
+        rows = request_rows(filters=RequestFilters(ids=[tracking_code_normalize(i) for i in ids]))
+        data = _requests_document(request, call, rows)
+        return render(call.fmt, root="service_requests", item="request", data=data)
+    start, end = params.date_window(call.params)
+    cursor, offset, limit = params.requests_paging(call.params)
+    near, radius = params.near(call.params)
+    page = request_page(
+        filters=RequestFilters(
             service_codes=params.csv(call.params, "service_code"),
             start=start,
             end=end,
@@ -251,9 +256,22 @@ def requests(request: HttpRequest, call: Call) -> HttpResponse:
             radius_m=radius,
             offset=offset,
             limit=limit,
+            cursor=cursor,
         )
-    data = _requests_document(request, call, filters)
-    return render(call.fmt, root="service_requests", item="request", data=data)
+    )
+    response = render(
+        call.fmt, root="service_requests", item="request", data=_requests_document(request, call, page.rows)
+    )
+    # The spec's answer is a bare list: the way on is in the Link header (RFC 8288), a cursor.
+    url = remove_query_param(request.build_absolute_uri(), "page")
+    links = [
+        f'<{replace_query_param(url, "cursor", cursor_encode(key))}>; rel="{rel}"'
+        for rel, key in (("next", page.next), ("prev", page.previous))
+        if key is not None
+    ]
+    if links:
+        response["Link"] = ", ".join(links)
+    return response
 
 
 def _request_create(request: HttpRequest, call: Call) -> HttpResponse:
@@ -315,9 +333,8 @@ def _request_create(request: HttpRequest, call: Call) -> HttpResponse:
 
 @endpoint()
 def request_detail(request: HttpRequest, call: Call, service_request_id: str) -> HttpResponse:
-    data = _requests_document(
-        request, call, RequestFilters(ids=[tracking_code_normalize(service_request_id)])
-    )
+    rows = request_rows(filters=RequestFilters(ids=[tracking_code_normalize(service_request_id)]))
+    data = _requests_document(request, call, rows)
     if not data:
         raise Open311Error(404, _("service_request_id “%(id)s” not found.") % {"id": service_request_id[:60]})
     return render(call.fmt, root="service_requests", item="request", data=data)

@@ -35,7 +35,9 @@ CREATE TABLE issues_scorecard_day (
     {_HIST}
 );
 CREATE INDEX issues_scorecard_day_day ON issues_scorecard_day (day);
-CREATE INDEX issues_scorecard_day_backlog ON issues_scorecard_day (day) WHERE backlog > 0;
+-- The backlog of every age, read from the index alone.
+CREATE INDEX issues_scorecard_day_backlog ON issues_scorecard_day (day)
+    INCLUDE (district_id, service_area_id, category_id, backlog, backlog_oldest_at) WHERE backlog > 0;
 CREATE INDEX issues_scorecard_day_valid ON issues_scorecard_day (valid_until) WHERE valid_until IS NOT NULL;
 -- Days (UTC dates of receipt) whose reports changed since the last read.
 CREATE TABLE issues_scorecard_dirty (day date PRIMARY KEY);

@@ -73,7 +73,9 @@ SELECT day, district_id, service_area_id, category_id,
             ON r.created_at >= b.lo AND r.created_at < b.hi
       ) f
   ) g
- GROUP BY day, district_id, service_area_id, category_id"""
+ GROUP BY day, district_id, service_area_id, category_id
+ -- Stored in day order: a period is then a run of neighbouring pages.
+ ORDER BY day"""
 
 _SUMS = (
     "received", "generated", "acknowledged", "resolved", "by_citizens", "sla_decided",

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from maps import views
+from maps import views, views_map
 
 app_name = "maps"
 # Tracking codes are upper-case letters and digits; the pattern takes any case, dashes and spaces
 # as typed or read out, and the view redirects to the canonical address.
 urlpatterns = [
     path("", views.home, name="home"),
+    path("map/", views_map.public_map, name="map"),
     path("report/", views.report, name="report"),
     path("report/thanks/<str:code>/", views.report_thanks, name="report_thanks"),
     path("track/", views.track_lookup, name="track_lookup"),

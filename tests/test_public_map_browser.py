@@ -1,0 +1,371 @@
+"""The public map (/map/) in a real browser: Debian's Chromium driven by Playwright against the live
+server, with no base tiles (no network needed). The report tiles are requested and drawn (single
+reports zoomed in, counted cells zoomed out), a category's toggle changes what is drawn, the status
+filter too, the list beside the map shows the reports in view and links to their tracking pages
+(and so does selecting a report on the map), the heatmap layer draws its cells, the participation
+layer appears only when its endpoint answers, a phone gets the list below the map, and axe-core
+finds no WCAG 2.1 AA violation in Persian or in English.
+
+Screenshots land in var/screenshots/ for a human look at the Persian, right-to-left page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.gis.geos import Point
+from django.test import Client
+from django.utils import timezone
+
+from districts.models import RoutingRule
+from issues.models import Report
+from tests.browser import CHROMIUM_ARGS, browser_missing, chromium_or_skip, playwright_or_skip
+
+# Skipped without Playwright or Chromium, but a failure under CI=true (tests/browser.py).
+playwright_sync = playwright_or_skip()
+expect = playwright_sync.expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = Path(django_settings.BASE_DIR) / "var" / "screenshots"
+AXE = Path(django_settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
+WCAG21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_RUN = """async (tags) => {
+  const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+  return result.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map((n) => ({target: n.target.join(" "), summary: n.failureSummary || ""})),
+  }));
+}"""
+
+# Points well inside their zoom-14 tiles (away from the tiles' buffers, so each report is drawn
+# once) and in the middle of one zoom-11 tile: three potholes in R1, two suggestions in R2, all open,
+# and a closed pothole.
+OPEN_POTHOLES = [(50.001, 36.265), (50.005, 36.270), (50.015, 36.274)]
+OPEN_SUGGESTIONS = [(50.022, 36.268), (50.026, 36.272)]
+CLOSED_POTHOLE = (50.0135, 36.266)
+VIEW = "lat=36.2685&lon=50.0135"
+
+
+@pytest.fixture(scope="module")
+def browser(django_db_setup, django_db_blocker) -> Iterator[object]:
+    executable = chromium_or_skip()
+    if not AXE.exists():
+        browser_missing("axe-core is not installed in node_modules (npm ci)")
+    # Playwright's sync API keeps an event loop running in this thread, which makes Django think the
+    # tests' plain synchronous ORM calls (and the database flush between tests) are async code.
+    with pytest.MonkeyPatch.context() as mp, playwright_sync.sync_playwright() as p:
+        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _report(city, number: int, lon: float, lat: float, *, category, status: str = "received", **fields):
+    return Report(
+        tracking_code=f"MAPT{number:04d}",
+        category=category,
+        kind=category.kind,
+        description=f"گزارش آزمایشی {number}",
+        description_search=f"گزارش آزمایشی {number}",
+        location=Point(lon, lat, srid=4326),
+        status=status,
+        district=city.districts["R1" if lon < 50.02 else "R2"],
+        routing_rule=RoutingRule.COVERS,
+        routed_at=timezone.now(),
+        reporter_name="Quorvell Tamsby",
+        reporter_phone="09127770123",
+        private_token_hash=f"{number:064d}",
+        **fields,
+    )
+
+
+@pytest.fixture
+def site(settings, live_server, city):
+    # No base tiles: the map must work on the district outlines and the report tiles alone.
+    settings.OPEN137_TILE_URL = ""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    rows = [_report(city, i, *p, category=city.pothole) for i, p in enumerate(OPEN_POTHOLES, 1)]
+    rows += [_report(city, 10 + i, *p, category=city.suggestion) for i, p in enumerate(OPEN_SUGGESTIONS, 1)]
+    rows.append(_report(city, 20, *CLOSED_POTHOLE, category=city.pothole, status="closed"))
+    reports = Report.objects.bulk_create(rows)
+    # Demo data: the list labels it (the API's `generated`).
+    Report.objects.filter(tracking_code="MAPT0012").update(generated=True)
+    return live_server.url, {r.tracking_code: r for r in reports}
+
+
+def _page(browser, *, lang: str = "fa", width: int = 1280, height: int = 900, bypass_csp: bool = False):
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, locale="fa-IR", bypass_csp=bypass_csp
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    return context, page, errors
+
+
+def _set_language(context, base: str, lang: str) -> None:
+    context.add_cookies([{"name": django_settings.LANGUAGE_COOKIE_NAME, "value": lang, "url": base}])
+
+
+REPORTS = "#public-map path.map-report"
+
+
+def test_report_tiles_are_requested_and_drawn_and_categories_toggle(browser, site):
+    base, _reports = site
+    context, page, errors = _page(browser)
+    tiles: list[str] = []
+    page.on("request", lambda r: tiles.append(r.url) if "/tiles/reports/" in r.url else None)
+    page.goto(f"{base}/map/?{VIEW}&zoom=14")
+    assert page.get_attribute("html", "dir") == "rtl"
+    expect(page.locator(REPORTS)).to_have_count(5)
+    # Zoom 14 is the detail zoom: single reports, in their category's colour, open ones only.
+    assert any("/tiles/reports/14/" in url and "status=open" in url for url in tiles)
+    expect(page.locator("#public-map path.map-report-pothole")).to_have_count(3)
+    expect(page.locator("#public-map path.map-report-suggestion")).to_have_count(2)
+    colours = {c["code"]: c["colour"] for c in json.loads(page.inner_text("#map-config"))["categories"]}
+    assert page.get_attribute("#public-map path.map-report-pothole >> nth=0", "fill") == colours["pothole"]
+    # Districts are drawn from the app's own API, with no base tiles.
+    page.wait_for_selector("#public-map[data-districts-drawn]")
+    page.screenshot(path=str(SCREENSHOTS / "public-map-fa.png"), full_page=True)
+
+    # Suggestions off: the tiles are asked again without them, the list follows.
+    tiles.clear()
+    page.uncheck("#map-cat-suggestion")
+    expect(page.locator("#public-map path.map-report-suggestion")).to_have_count(0)
+    expect(page.locator("#public-map path.map-report-pothole")).to_have_count(3)
+    assert any("category=pothole" in url for url in tiles)
+    expect(page.locator("#map-reports li")).to_have_count(3)
+    assert "category=pothole" in page.url
+    # Every category off: nothing drawn, and the list says why.
+    page.uncheck("#map-cat-pothole")
+    expect(page.locator(REPORTS)).to_have_count(0)
+    expect(page.locator("#map-summary")).to_contain_text("هیچ دسته‌ای انتخاب نشده است")
+    page.check("#map-cat-pothole")
+    page.check("#map-cat-suggestion")
+    expect(page.locator(REPORTS)).to_have_count(5)
+    # Closed reports: the one closed pothole.
+    page.select_option("#map-status", "closed")
+    expect(page.locator(REPORTS)).to_have_count(1)
+    expect(page.locator("#map-reports li")).to_have_count(1)
+    assert "MAPT-0020" in page.inner_text("#map-reports")
+    assert errors == []
+    context.close()
+
+
+def test_zoomed_out_the_tiles_are_counted_cells(browser, site):
+    base, _reports = site
+    context, page, errors = _page(browser)
+    page.goto(f"{base}/map/?{VIEW}&zoom=11")
+    page.wait_for_selector("#public-map path.map-cell")
+    expect(page.locator(REPORTS)).to_have_count(0)
+    labels = page.locator("#public-map text.map-cell-label").all_text_contents()
+    # Persian digits; the cells count the five open reports between them.
+    assert labels and all(set(label) <= set("۰۱۲۳۴۵۶۷۸۹") for label in labels)
+    assert sum(int(label.translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789"))) for label in labels) == 5
+    # Selecting a cell zooms in on it.
+    box = page.locator("#public-map path.map-cell").first.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(page).to_have_url(re.compile(r"zoom=13"))
+    # Once more: up to the detail zoom, where the cells become the single reports.
+    page.wait_for_selector("#public-map path.map-cell")
+    box = page.locator("#public-map path.map-cell").first.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(page).to_have_url(re.compile(r"zoom=14"))
+    expect(page.locator(REPORTS).first).to_be_attached()
+    assert errors == []
+    context.close()
+
+
+def test_the_list_shows_the_reports_in_view_and_links_to_their_tracking_pages(browser, site):
+    base, _reports = site
+    context, page, errors = _page(browser)
+    page.goto(f"{base}/map/?{VIEW}&zoom=14")
+    items = page.locator("#map-reports li")
+    expect(items).to_have_count(5)
+    expect(page.locator("#map-summary")).to_have_text("۵ گزارش در این نما.")
+    hrefs = page.locator("#map-reports a").evaluate_all("links => links.map((a) => a.getAttribute('href'))")
+    assert sorted(hrefs) == sorted(
+        f"/track/{code}/" for code in ("MAPT0001", "MAPT0002", "MAPT0003", "MAPT0011", "MAPT0012")
+    )
+    first = page.locator("#map-reports li", has_text="MAPT-0011")
+    expect(first).to_contain_text("گزارش آزمایشی 11")
+    # Demo data is labelled as such (the API's `generated`, added alongside this page).
+    api = Client().get("/api/reports/", {"status": "open"}).json()
+    if "generated" in api["features"][0]["properties"]:
+        expect(page.locator("#map-reports li", has_text="MAPT-0012").locator(".tag.generated")).to_have_text(
+            "ساختگی"
+        )
+        expect(first.locator(".tag.generated")).to_have_count(0)
+    # Moving the map away: the list follows what is on screen.
+    page.goto(f"{base}/map/?lat=36.2685&lon=50.035&zoom=16")
+    expect(page.locator("#map-summary")).to_have_text("در این نما گزارشی با این فیلترها نیست.")
+    page.goto(f"{base}/map/?{VIEW}&zoom=14")
+    # The keyboard's path: the list's link opens the tracking page.
+    page.locator("#map-reports a", has_text="MAPT-0011").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/track/MAPT0011/")
+    # And a report selected on the map too.
+    page.goto(f"{base}/map/?{VIEW}&zoom=14")
+    box = page.locator("#public-map path.map-report-suggestion").first.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_url("**/track/MAPT001*/")
+    assert errors == []
+    context.close()
+
+
+def test_the_more_button_pages_through_a_long_list(browser, site, city):
+    base, _reports = site
+    many = [_report(city, 100 + i, 50.004 + i * 0.00005, 36.269, category=city.pothole) for i in range(60)]
+    Report.objects.bulk_create(many)
+    context, page, errors = _page(browser, lang="en")
+    _set_language(context, base, "en")
+    page.goto(f"{base}/map/?{VIEW}&zoom=14")
+    expect(page.locator("#map-reports li")).to_have_count(50)
+    expect(page.locator("#map-summary")).to_have_text("65 reports in this view; the first 50 are listed.")
+    page.click("#map-more")
+    expect(page.locator("#map-reports li")).to_have_count(65)
+    expect(page.locator("#map-summary")).to_have_text("65 reports in this view.")
+    expect(page.locator("#map-more")).to_be_hidden()
+    assert errors == []
+    context.close()
+
+
+def test_the_heatmap_layer_draws_cells(browser, site):
+    base, _reports = site
+    context, page, errors = _page(browser)
+    heat: list[str] = []
+    page.on("request", lambda r: heat.append(r.url) if "/api/heatmap/" in r.url else None)
+    page.goto(f"{base}/map/?{VIEW}&zoom=14")
+    expect(page.locator(REPORTS)).to_have_count(5)
+    expect(page.locator("#map-legend-heat")).to_be_hidden()
+    page.check("#map-layer-heatmap")
+    page.wait_for_selector("#public-map path.map-heat-cell")
+    assert page.locator("#public-map path.map-heat-cell").count() >= 3
+    assert any("zoom=14" in url and "bbox=" in url and "status=open" in url for url in heat)
+    expect(page.locator("#map-legend-heat")).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "public-map-heatmap-fa.png"), full_page=True)
+    # With the filters: suggestions off, fewer cells.
+    page.uncheck("#map-cat-suggestion")
+    expect(page.locator("#public-map path.map-heat-cell")).to_have_count(3)
+    page.uncheck("#map-layer-heatmap")
+    expect(page.locator("#public-map path.map-heat-cell")).to_have_count(0)
+    assert errors == []
+    context.close()
+
+
+def test_participation_points_appear_only_when_their_endpoint_answers(browser, site):
+    base, _reports = site
+    points = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [50.01, 36.27]},
+                "properties": {
+                    "id": 1,
+                    "kind": "salt_bin",
+                    "name_fa": "جعبه نمک <b>میدان</b>",
+                    "name_en": "Salt bin",
+                    "status": "stocked",
+                    "url": "/participation/points/1/",
+                },
+            },
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [50.03, 36.27]},
+                "properties": {
+                    "id": 2,
+                    "kind": "salt_bin",
+                    "name_fa": "جعبه نمک دوم",
+                    "name_en": "Second bin",
+                    "status": "empty",
+                    "url": "javascript:alert(1)",
+                },
+            },
+        ],
+    }
+    context, page, errors = _page(browser)
+    page.route(
+        "**/api/participation/points/",
+        lambda route: route.fulfill(status=200, content_type="application/geo+json", body=json.dumps(points)),
+    )
+    page.goto(f"{base}/map/?{VIEW}&zoom=14")
+    expect(page.locator("#map-layer-participation-row")).to_be_visible()
+    expect(page.locator("#public-map path.map-point-stocked")).to_have_count(1)
+    expect(page.locator("#public-map path.map-point-empty")).to_have_count(1)
+    box = page.locator("#public-map path.map-point-stocked").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    popup = page.locator(".leaflet-popup-content")
+    # The name is text, never markup; the link is the app's own.
+    expect(popup).to_contain_text("جعبه نمک <b>میدان</b>")
+    assert popup.locator("a").get_attribute("href") == "/participation/points/1/"
+    page.uncheck("#map-layer-participation")
+    expect(page.locator("#public-map path.map-point-stocked")).to_have_count(0)
+    context.close()
+
+    # The endpoint missing (or failing): no toggle, no error.
+    context, page, errors = _page(browser)
+    page.route("**/api/participation/points/", lambda route: route.fulfill(status=404, body="{}"))
+    page.goto(f"{base}/map/?{VIEW}&zoom=14")
+    expect(page.locator(REPORTS)).to_have_count(5)
+    expect(page.locator("#map-layer-participation-row")).to_be_hidden()
+    assert [e for e in errors if "404" not in e] == []
+    context.close()
+
+
+def test_on_a_phone_the_list_is_below_the_map(browser, site):
+    base, _reports = site
+    context, page, errors = _page(browser, width=360, height=740)
+    page.goto(f"{base}/map/?{VIEW}&zoom=13")
+    page.wait_for_selector("#public-map path.map-report, #public-map path.map-cell")
+    expect(page.locator("#map-reports li")).to_have_count(5)
+    map_box = page.locator("#public-map").bounding_box()
+    list_box = page.locator("#map-list").bounding_box()
+    assert map_box and list_box and list_box["y"] >= map_box["y"] + map_box["height"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=str(SCREENSHOTS / "public-map-fa-phone.png"), full_page=True)
+    assert errors == []
+    context.close()
+
+
+def _violations(page) -> list[str]:
+    # axe is injected as an inline script: the context bypasses the pages' CSP (no inline script).
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(AXE_RUN, WCAG21_AA)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']}: " + "; ".join(n["target"] for n in v["nodes"][:5])
+        for v in found
+    ]
+
+
+@pytest.mark.parametrize("lang", ["fa", "en"])
+def test_no_wcag_21_aa_violation_on_the_map(browser, site, lang):
+    base, _reports = site
+    context, page, _errors = _page(browser, lang=lang, bypass_csp=True)
+    _set_language(context, base, lang)
+    page.goto(f"{base}/map/?{VIEW}&zoom=14")
+    expect(page.locator(REPORTS)).to_have_count(5)
+    expect(page.locator("#map-reports li")).to_have_count(5)
+    page.wait_for_selector("#public-map[data-districts-drawn]")
+    page.check("#map-layer-heatmap")
+    page.wait_for_selector("#public-map path.map-heat-cell")
+    assert page.get_attribute("html", "lang") == lang
+    found = _violations(page)
+    # Zoomed out too (the cells and their labels), and with a filter refused (the error box).
+    page.goto(f"{base}/map/?{VIEW}&zoom=11&status=bogus")
+    page.wait_for_selector("#public-map text.map-cell-label")
+    found += _violations(page)
+    page.screenshot(path=str(SCREENSHOTS / f"a11y-{lang}-public-map.png"), full_page=True)
+    assert found == []
+    context.close()

@@ -170,22 +170,19 @@ def _tiles_measured() -> dict[str, Any]:
         samples = _alternate({"ours": ours, "selector": selector, "bare": bare}, tiles, TILE_ROUNDS)
     finally:
         conn.close()
-    by_zoom = {
-        z: statistics.median(
-            [s for s, (tz, _, _) in zip(samples["ours"], tiles * TILE_ROUNDS, strict=True) if tz == z]
-        )
-        for z in ZOOMS
-    }
-    bare_by_zoom = {
-        z: statistics.median(
-            [s for s, (tz, _, _) in zip(samples["bare"], tiles * TILE_ROUNDS, strict=True) if tz == z]
-        )
-        for z in ZOOMS
-    }
+
+    def by_zoom(side: str) -> dict[int, float]:
+        zooms = [z for z, _, _ in tiles] * TILE_ROUNDS
+        return {
+            z: statistics.median([s for s, sz in zip(samples[side], zooms, strict=True) if sz == z])
+            for z in ZOOMS
+        }
+
+    ours_by_zoom, bare_by_zoom = by_zoom("ours"), by_zoom("bare")
     say(
         "tiles_mix",
         "median by zoom, ours / bare (ms): "
-        + ", ".join(f"z{z} {by_zoom[z] * 1000:.1f}/{bare_by_zoom[z] * 1000:.1f}" for z in ZOOMS),
+        + ", ".join(f"z{z} {ours_by_zoom[z] * 1000:.1f}/{bare_by_zoom[z] * 1000:.1f}" for z in ZOOMS),
     )
     _TILE_CACHE.update(archive=archive, samples=samples, sizes=sizes, bare_sizes=bare_sizes, tiles=tiles)
     return _TILE_CACHE

@@ -127,6 +127,23 @@ def _url(name: str) -> str:
         return ""
 
 
+def _map_exports(query: str) -> list[tuple[str, str]]:
+    """The offline maps for council meetings (`manage.py export_map` as a download), with the
+    page's filters; none while that view is absent."""
+    links = []
+    for kind, label in (
+        ("heatmap", gettext_lazy("heatmap")),
+        ("choropleth", gettext_lazy("choropleth")),
+        ("hotspots", gettext_lazy("hotspots")),
+    ):
+        try:
+            url = reverse("api:map-export", kwargs={"kind": kind})
+        except NoReverseMatch:
+            return []
+        links.append((f"{url}?{query}" if query else url, str(label)))
+    return links
+
+
 def _context(
     request: HttpRequest, data: dict[str, Any], filters: ScorecardFilters, errors: list[str]
 ) -> dict[str, Any]:
@@ -172,7 +189,7 @@ def dashboard(request: HttpRequest, *, scope: StaffScope) -> HttpResponse:
         scope=scope,
         manager=district_ids is not None,
         hotspots=hotspots,
-        export_map_url=_url("council:export_map"),
+        map_exports=_map_exports(request.GET.urlencode()),
         map_config={
             "districts": reverse("api:district-list"),
             "heatmap": reverse("api:heatmap"),

@@ -594,3 +594,9 @@ def test_the_aggregate_follows_every_change(sample, settings, city):
     exact = scorecards(filters=ScorecardFilters(since=sample.since), now=now)["city"]
     settings.OPEN137_SCORECARD_EXACT_MAX = 0
     _agree(exact, scorecards(filters=ScorecardFilters(since=sample.since), now=now)["city"], "holiday")
+
+
+def test_dashboard_links_the_offline_maps_with_its_filters(sample, staff):
+    html = _client(staff.council).get("/council/", {"category": "pothole"}).content.decode()
+    for kind in ("heatmap", "choropleth", "hotspots"):
+        assert f"/api/hotspots/map/{kind}.html?category=pothole" in html

@@ -98,12 +98,21 @@ def _key(row: dict[str, Any], *, backward: bool) -> PageCursor:
     return PageCursor(created_at=row["created_at"], id=row["id"], backward=backward)
 
 
-def keyset_page(qs: QuerySet[Any, dict[str, Any]], *, cursor: PageCursor | None, limit: int) -> KeysetPage:
+def keyset_page(
+    qs: QuerySet[Any, dict[str, Any]], *, cursor: PageCursor | None, limit: int, offset: int = 0
+) -> KeysetPage:
     """One page of `qs` (`.values()` rows with `created_at` and `id`, newest first) after or before
-    `cursor` (the first page without one), with the cursors of the pages around it.
+    `cursor` (the first page without one), or at `offset` (a shallow page by number, which the
+    callers keep under OFFSET_MAX), with the cursors of the pages around it (by number, the caller
+    links the page before).
 
     `created_at <= key` is written out next to the exact comparison so that it is the index
     condition: the scan starts at the key instead of filtering its way down to it."""
+    if offset:
+        rows = list(qs.order_by("-created_at", "-id")[offset : offset + limit + 1])
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return KeysetPage(rows, _key(rows[-1], backward=False) if more else None, None)
     if cursor is None or not cursor.backward:
         if cursor is not None:
             qs = qs.filter(created_at__lte=cursor.created_at).filter(

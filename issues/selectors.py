@@ -32,7 +32,7 @@ from districts.selectors import (
 )
 from geo.srid import GEO_SRID
 from geo.text import normalize_digits
-from issues.cursor import KeysetPage, PageCursor, count_capped, keyset_page
+from issues.cursor import PageCursor, count_capped, keyset_page
 from issues.filters import ReportFilters
 from issues.formats import token_hash
 from issues.models import (
@@ -218,18 +218,7 @@ def report_list_page(
     """A page of the public list: after (or before) `cursor`, or at `offset` (a shallow page by
     number; the caller keeps it under issues.cursor.OFFSET_MAX), with the capped count of every
     matching report. A first page that is not full is the whole count, with no count query."""
-    rows = report_list_rows(filters=filters)
-    if offset:
-        page_rows = list(rows[offset : offset + limit + 1])
-        more = len(page_rows) > limit
-        page_rows = page_rows[:limit]
-        page = KeysetPage(
-            page_rows,
-            PageCursor(page_rows[-1]["created_at"], page_rows[-1]["id"]) if more else None,
-            None,
-        )
-    else:
-        page = keyset_page(rows, cursor=cursor, limit=limit)
+    page = keyset_page(report_list_rows(filters=filters), cursor=cursor, limit=limit, offset=offset)
     if cursor is None and not offset and page.next is None:
         count, capped = len(page.rows), False
     else:

@@ -118,14 +118,9 @@ def request_page(*, filters: RequestFilters) -> KeysetPage:
     shallow page by number), with the cursors of the pages around it. Every filter is served by an
     index that yields its reports newest first (issues/models.py), so a page costs about the same at
     any depth and any archive size."""
-    reports = _request_queryset(filters=filters)
-    if filters.offset:
-        rows = list(reports[filters.offset : filters.offset + filters.limit + 1])
-        more = len(rows) > filters.limit
-        rows = rows[: filters.limit]
-        last = rows[-1] if more else None
-        return KeysetPage(rows, PageCursor(last["created_at"], last["id"]) if last else None, None)
-    return keyset_page(reports, cursor=filters.cursor, limit=filters.limit)
+    return keyset_page(
+        _request_queryset(filters=filters), cursor=filters.cursor, limit=filters.limit, offset=filters.offset
+    )
 
 
 def _request_queryset(*, filters: RequestFilters) -> QuerySet[Report, dict[str, Any]]:

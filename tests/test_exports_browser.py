@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from django.db import connections
 from django.test import Client
 
 from issues.filters import report_filters_parse
@@ -41,6 +42,14 @@ def browser(django_db_setup, django_db_blocker) -> Iterator[object]:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def connections_closed() -> Iterator[None]:
+    """Close the test's database connections after it: with Playwright's event loop running, the
+    ORM's calls may open one of their own that would otherwise outlive the test database."""
+    yield
+    connections.close_all()
 
 
 def open_offline(browser, tmp_path, page_html: str):

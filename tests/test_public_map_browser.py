@@ -25,6 +25,7 @@ from django.utils import timezone
 from districts.models import RoutingRule
 from issues.models import Report
 from tests.browser import CHROMIUM_ARGS, browser_missing, chromium_or_skip, playwright_or_skip
+from tests.test_accessibility import AXE, _describe, _violations
 
 # Skipped without Playwright or Chromium, but a failure under CI=true (tests/browser.py).
 playwright_sync = playwright_or_skip()
@@ -33,15 +34,6 @@ expect = playwright_sync.expect
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path(django_settings.BASE_DIR) / "var" / "screenshots"
-AXE = Path(django_settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
-WCAG21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-AXE_RUN = """async (tags) => {
-  const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
-  return result.violations.map((v) => ({
-    id: v.id, impact: v.impact, help: v.help,
-    nodes: v.nodes.map((n) => ({target: n.target.join(" "), summary: n.failureSummary || ""})),
-  }));
-}"""
 
 # Points well inside their zoom-14 tiles (away from the tiles' buffers, so each report is drawn
 # once) and in the middle of one zoom-11 tile: three potholes in R1, two suggestions in R2, all open,
@@ -117,6 +109,13 @@ def _set_language(context, base: str, lang: str) -> None:
 REPORTS = "#public-map path.map-report"
 
 
+def _click_centre(page, selector: str) -> None:
+    """A click where a user would point: the middle of the (first) symbol, whatever lies on top."""
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, selector
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
 def test_report_tiles_are_requested_and_drawn_and_categories_toggle(browser, site):
     base, _reports = site
     context, page, errors = _page(browser)
@@ -170,15 +169,11 @@ def test_zoomed_out_the_tiles_are_counted_cells(browser, site):
     assert labels and all(set(label) <= set("۰۱۲۳۴۵۶۷۸۹") for label in labels)
     assert sum(int(label.translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789"))) for label in labels) == 5
     # Selecting a cell zooms in on it.
-    box = page.locator("#public-map path.map-cell").first.bounding_box()
-    assert box is not None
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    _click_centre(page, "#public-map path.map-cell")
     expect(page).to_have_url(re.compile(r"zoom=13"))
     # Once more: up to the detail zoom, where the cells become the single reports.
     page.wait_for_selector("#public-map path.map-cell")
-    box = page.locator("#public-map path.map-cell").first.bounding_box()
-    assert box is not None
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    _click_centre(page, "#public-map path.map-cell")
     expect(page).to_have_url(re.compile(r"zoom=14"))
     expect(page.locator(REPORTS).first).to_be_attached()
     assert errors == []
@@ -215,9 +210,7 @@ def test_the_list_shows_the_reports_in_view_and_links_to_their_tracking_pages(br
     page.wait_for_url("**/track/MAPT0011/")
     # And a report selected on the map too.
     page.goto(f"{base}/map/?{VIEW}&zoom=14")
-    box = page.locator("#public-map path.map-report-suggestion").first.bounding_box()
-    assert box is not None
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    _click_centre(page, "#public-map path.map-report-suggestion")
     page.wait_for_url("**/track/MAPT001*/")
     assert errors == []
     context.close()
@@ -303,9 +296,7 @@ def test_participation_points_appear_only_when_their_endpoint_answers(browser, s
     expect(page.locator("#map-layer-participation-row")).to_be_visible()
     expect(page.locator("#public-map path.map-point-stocked")).to_have_count(1)
     expect(page.locator("#public-map path.map-point-empty")).to_have_count(1)
-    box = page.locator("#public-map path.map-point-stocked").bounding_box()
-    assert box is not None
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    _click_centre(page, "#public-map path.map-point-stocked")
     popup = page.locator(".leaflet-popup-content")
     # The name is text, never markup; the link is the app's own.
     expect(popup).to_contain_text("جعبه نمک <b>میدان</b>")
@@ -339,16 +330,6 @@ def test_on_a_phone_the_list_is_below_the_map(browser, site):
     context.close()
 
 
-def _violations(page) -> list[str]:
-    # axe is injected as an inline script: the context bypasses the pages' CSP (no inline script).
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate(AXE_RUN, WCAG21_AA)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']}: " + "; ".join(n["target"] for n in v["nodes"][:5])
-        for v in found
-    ]
-
-
 @pytest.mark.parametrize("lang", ["fa", "en"])
 def test_no_wcag_21_aa_violation_on_the_map(browser, site, lang):
     base, _reports = site
@@ -361,11 +342,11 @@ def test_no_wcag_21_aa_violation_on_the_map(browser, site, lang):
     page.check("#map-layer-heatmap")
     page.wait_for_selector("#public-map path.map-heat-cell")
     assert page.get_attribute("html", "lang") == lang
-    found = _violations(page)
+    found = _describe(f"[{lang}] map", _violations(page))
     # Zoomed out too (the cells and their labels), and with a filter refused (the error box).
     page.goto(f"{base}/map/?{VIEW}&zoom=11&status=bogus")
     page.wait_for_selector("#public-map text.map-cell-label")
-    found += _violations(page)
+    found += _describe(f"[{lang}] map, zoomed out, a filter refused", _violations(page))
     page.screenshot(path=str(SCREENSHOTS / f"a11y-{lang}-public-map.png"), full_page=True)
     assert found == []
     context.close()

@@ -392,7 +392,7 @@ SETUP_SQL = [
               (x.day::timestamp + (%(hours)s::int[])[1 + floor(random() * 240)::int] * interval '1 hour'
                  + random() * interval '1 hour') AT TIME ZONE %(tz)s AS created,
               (%(channels)s::text[])[1 + floor(random() * 100)::int] AS channel,
-              random() AS u_hot, random() AS u_hot_k
+              random() AS u_hot, random() AS u_hot_k, random() AS u_radius, random() AS u_angle
          FROM unnest(%(cd)s::date[], %(cc)s::int8[], %(cn)s::int[]) WITH ORDINALITY AS x(day, category_id, n, o)
          JOIN issues_category c ON c.id = x.category_id
          CROSS JOIN LATERAL generate_series(1, x.n) AS s(i)""",
@@ -414,7 +414,7 @@ SETUP_SQL = [
          LEFT JOIN LATERAL (SELECT hh.* FROM gen_hot hh
                              WHERE hh.category_id = g.category_id AND g.u_hot < {HOTSPOT_SHARE}
                                AND hh.k = floor(g.u_hot_k * hh.n)::int) h ON true
-         CROSS JOIN LATERAL (SELECT {HOTSPOT_RADIUS_M} * sqrt(random()) AS r, 2 * pi() * random() AS a) o""",
+         CROSS JOIN LATERAL (SELECT {HOTSPOT_RADIUS_M} * sqrt(g.u_radius) AS r, 2 * pi() * g.u_angle AS a) o""",
     "ANALYZE gen1 (hot_id)",
     # A point near a hotspot may lie across a district edge: the district that covers it, as routing.
     """UPDATE gen1 g SET district_id = COALESCE((
@@ -516,7 +516,8 @@ FATE_SQL = [
          CROSS JOIN LATERAL (
            SELECT CASE WHEN g.fate = 'transfer' THEN {_pos("g.t_side")} ELSE g.p0 END AS pb,
                   LEAST(2000 * {H_US}, greatest(0.05 * {H_US}, g.sla_ack * {H_US} * COALESCE(pu.ack_factor, 0.5)
-                        * exp(0.8 * g.z_ack + CASE WHEN g.u_stuck < 0.03 THEN 3 ELSE 0 END)))::int8 AS ack_us,
+                        * exp(0.8 * g.z_ack + CASE WHEN g.u_stuck < 0.03 THEN 3 ELSE 0 END
+                                 + CASE WHEN g.fate = 'transfer' THEN 1.5 ELSE 0 END)))::int8 AS ack_us,
                   LEAST(4000 * {H_US}, greatest(0.2 * {H_US}, g.sla_res * {H_US} * COALESCE(pu.resolve_factor, 0.6)
                         * exp(0.6 * g.z_res + CASE WHEN g.u_stuck >= 0.97 THEN 2.5 ELSE 0 END)))::int8 AS res_us) b
         WHERE g.fate IN ('main', 'transfer')""",
@@ -730,6 +731,8 @@ def demo_generate(*, plan: GeneratePlan) -> GenerateResult:
     """Replace the generated set with the one `plan` describes (citizens' reports untouched)."""
     started = time.monotonic()
     deleted = demo_generated_delete()
+    if os.environ.get("DEMO_GENERATE_TIMING"):
+        sys.stderr.write(f"{time.monotonic() - started:6.2f} s  deleting the generated set\n")
     tz = str(timezone.get_default_timezone())
     rng = random.Random(plan.seed)
     categories = {c.pk: c for c in Category.objects.filter(pk__in={c for _d, c, _n in plan.cells})}

@@ -279,3 +279,14 @@ def test_generated_reports_are_labelled_wherever_shown(demo, client, api_client)
     row = inbox[inbox.index(f'id="row-{fake.tracking_code}"') :]
     row = row[: row.index("</tr>")]
     assert "generated-tag" in row
+
+
+def test_demo_load_generate_and_reset(demo) -> None:
+    out = io.StringIO()
+    call_command("demo_load", "--generate", stdout=out)
+    text = out.getvalue()
+    assert "Generated 40000 demo report(s)" in text
+    assert "generated    40000 generated demo reports" in text
+    call_command("demo_load", "--reset", stdout=io.StringIO())
+    assert not Report.objects.filter(generated=True).exists()
+    assert Report.objects.count() > 0  # the sample reports, loaded again

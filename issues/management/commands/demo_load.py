@@ -56,6 +56,7 @@ from issues.models import (
     Role,
 )
 from issues.places.services import place_create
+from issues.services.demo_generate import demo_generated_delete
 from issues.services.intake import report_create
 from issues.workflow import transitions as table
 from issues.workflow.scope import report_in_scope, staff_scope
@@ -261,7 +262,9 @@ class Command(BaseCommand):
             ReportPhoto.objects.filter(report__in=reports).exclude(image="").values_list("image", flat=True)
         )
         try:
-            n_reports = reports.count()
+            # The generated reports first, in bulk (demo_generate): tens of thousands, not one by one.
+            n_generated = demo_generated_delete()
+            n_reports = reports.count() + n_generated
             reports.delete()
             transaction.on_commit(lambda: photo_files_delete(photo_files))
             get_user_model().objects.filter(username__in=[m.username for m in DEMO_STAFF]).delete()

@@ -389,6 +389,7 @@
       applyFilters();
     }
   });
+  form.classList.add("live");
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     applyFilters();

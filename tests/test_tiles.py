@@ -433,11 +433,23 @@ def test_max_age_is_a_setting_and_only_get_is_answered(city, reports, client, se
     assert client.post(f"/tiles/reports/{z}/{x}/{y}.mvt").status_code == 405
 
 
-def test_tiles_run_with_jit_off_and_leave_the_setting(city, reports, client):
+def test_tiles_run_with_jit_and_bitmap_scans_off_and_leave_the_settings(city, reports, client):
+    query = "SELECT current_setting('jit'), current_setting('enable_bitmapscan')"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('jit')")
-        before = cursor.fetchone()[0]
-    decode(get_tile(client, *tile_of(*city.points.s11, 16)))
+        cursor.execute(query)
+        before = cursor.fetchone()
+    seen = []
+
+    def spy(execute, sql, params, many, context):
+        if "ST_AsMVT" in sql:
+            with context["connection"].cursor() as cursor:
+                cursor.execute(query)
+                seen.append(cursor.fetchone())
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        decode(get_tile(client, *tile_of(*city.points.s11, 16)))
+    assert seen and all(settings == ("off", "off") for settings in seen)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('jit')")
-        assert cursor.fetchone()[0] == before
+        cursor.execute(query)
+        assert cursor.fetchone() == before

@@ -306,7 +306,6 @@ class AddInfoForm(CitizenForm):
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     photos = PhotosField(label=_("Photos"), help_text=_("Up to three photos."))
-    t = forms.CharField(widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -326,7 +325,6 @@ class FeedbackForm(CitizenForm):
     note = forms.CharField(
         label=_("Anything to add?"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
     )
-    t = forms.CharField(widget=forms.HiddenInput)
 
 
 class RatingForm(CitizenForm):
@@ -353,8 +351,7 @@ class RatingForm(CitizenForm):
     comment = forms.CharField(
         label=_("Comment"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
     )
-    t = forms.CharField(widget=forms.HiddenInput)
 
 
 class StopMessagesForm(CitizenForm):
-    t = forms.CharField(widget=forms.HiddenInput)
+    """Nothing to fill in: the button alone (the session says whose report it is)."""

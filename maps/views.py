@@ -14,7 +14,14 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -61,6 +68,7 @@ from maps.forms import (
     TrackLookupForm,
     attribute_field_name,
 )
+from maps.private_link import private_access_grant, private_access_token
 
 # The private token travels from the POST that created the report to the thank-you page in the
 # session, and nowhere else: it is shown once and never written into a public page or URL log.
@@ -320,8 +328,16 @@ def track_lookup(request: HttpRequest) -> HttpResponse:
     return render(request, "maps/track_lookup.html", {"form": form}, status=404 if form.errors else 200)
 
 
-def _private_redirect(report: Report, token: str) -> HttpResponse:
-    return redirect(report_tracking_url(code=report.tracking_code) + "?" + urlencode({"t": token}))
+class HttpResponseSeeOther(HttpResponseRedirect):
+    status_code = 303
+
+
+def _private_headers(response: HttpResponse) -> HttpResponse:
+    # A page reached with, or acting through, the private link: never in a Referer sent to another
+    # site, never indexed (same-origin, not no-referrer: see report_thanks).
+    response["Referrer-Policy"] = "same-origin"
+    response["X-Robots-Tag"] = "noindex"
+    return response
 
 
 def _status_label(value: str) -> str:
@@ -350,27 +366,29 @@ def _track_render(
     request: HttpRequest,
     report: Report,
     *,
-    token: str | None,
+    private: bool,
+    link_invalid: bool = False,
     info_form: AddInfoForm | None = None,
     feedback_form: FeedbackForm | None = None,
     rating_form: RatingForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    """The tracking page; with `private` (the caller checked the session's or the link's token) the
+    reporter's forms too. The forms carry no token: the session says whose report it is."""
     public = report_public_get(code=report.tracking_code)
     if public is None:  # pragma: no cover - deleted between the two reads
         raise Http404
-    private = report_private_token_valid(report=report, token=token)
-    if token and not private:
+    if link_invalid:
         messages.error(request, _("This private link is not valid for this report."))
     if private:
-        info_form = info_form or AddInfoForm(initial={"t": token})
+        info_form = info_form or AddInfoForm()
         if report.status in FEEDBACK_STATUSES:
-            feedback_form = feedback_form or FeedbackForm(initial={"t": token})
+            feedback_form = feedback_form or FeedbackForm()
     # The rating is asked once the work is over, and only once (a form sent back with its errors is
     # shown again whatever they are).
     rated = private and report_rated(report=report)
     if rating_form is None and private and report.status in RATING_STATUSES and not rated:
-        rating_form = RatingForm(initial={"t": token})
+        rating_form = RatingForm()
     status_value = public["status"]
     # The main line of a report's life is shown as steps; a side exit (transferred, duplicate,
     # referred outside, ...) is shown as a status without steps.
@@ -390,24 +408,17 @@ def _track_render(
             for item in report_public_timeline(report_id=report.pk)
         ],
         "private": private,
-        "token": token if private else "",
+        "noindex": private or link_invalid,
         "info_form": info_form if private else None,
         "feedback_form": feedback_form if private else None,
         "rating_form": rating_form if private else None,
         "rated": rated,
-        "stop_form": StopMessagesForm(initial={"t": token})
-        if private and not report.messages_stopped
-        else None,
+        "stop_form": StopMessagesForm() if private and not report.messages_stopped else None,
         "messages_stopped": report.messages_stopped,
         "max_photos": MAX_PHOTOS,
     }
     response = render(request, "maps/track.html", context, status=status)
-    if token:
-        # The private link is a password in the URL: keep it out of caches, other sites' Referer
-        # headers and search engines (same-origin: see report_thanks).
-        response["Referrer-Policy"] = "same-origin"
-        response["X-Robots-Tag"] = "noindex"
-    return response
+    return _private_headers(response) if private or link_invalid else response
 
 
 def _report_or_404(code: str) -> Report:
@@ -420,13 +431,28 @@ def _report_or_404(code: str) -> Report:
 @never_cache
 @require_GET
 def track(request: HttpRequest, code: str) -> HttpResponse:
-    """A report's public page: status, unit, timeline, photos; with `?t=` the reporter's extras."""
+    """A report's public page: status, unit, timeline, photos; the reporter's extras for a browser
+    that opened the private link (maps/private_link.py)."""
     report = _report_or_404(code)
+    if "t" in request.GET:
+        token = request.GET.get("t", "")
+        if not report_private_token_valid(report=report, token=token):
+            # The public page, saying the link is wrong; the rights a session already has stay.
+            private = private_access_token(request, report=report) is not None
+            return _track_render(request, report, private=private, link_invalid=True, status=403)
+        # First use of the private link: the token goes into the session, and out of the address
+        # bar, the history and the logs. Any other parameter is kept.
+        private_access_grant(request, report=report, token=token)
+        rest = request.GET.copy()
+        rest.pop("t")
+        query = f"?{rest.urlencode()}" if rest else ""
+        return _private_headers(HttpResponseSeeOther(report_tracking_url(code=report.tracking_code) + query))
     if code != report.tracking_code:
         # One address per report whatever was typed (acde-fghj, ACDEFGHJ): the canonical one.
         query = f"?{request.GET.urlencode()}" if request.GET else ""
         return redirect(report_tracking_url(code=report.tracking_code) + query, permanent=True)
-    return _track_render(request, report, token=request.GET.get("t"))
+    private = private_access_token(request, report=report) is not None
+    return _track_render(request, report, private=private)
 
 
 # Each private-link form and the name the tracking page gives it.
@@ -453,8 +479,19 @@ def _private_post(
     """A write through the private link: the token is checked before anything else, then the
     per-address limit on these writes (each may carry text and photos)."""
     report = _report_or_404(code)
-    token = request.POST.get("t", "")
-    if not report_private_token_valid(report=report, token=token):
+    # A token sent with the form (a page of before the exchange, a script) must be this report's,
+    # whatever the session holds: a wrong one is refused, never covered by the session's rights.
+    # Without one, the session says whether this browser opened the private link.
+    token: str | None
+    if "t" in request.POST:
+        token = request.POST.get("t", "")
+        if report_private_token_valid(report=report, token=token):
+            private_access_grant(request, report=report, token=token)
+        else:
+            token = None
+    else:
+        token = private_access_token(request, report=report)
+    if token is None:
         response = render(
             request,
             "maps/forbidden.html",
@@ -477,7 +514,7 @@ def _private_post(
         if "reasons" in form_class.base_fields:
             typed["reasons"] = request.POST.getlist("reasons")  # type: ignore[assignment]
         forms = _form_context(form_class(initial=typed))
-        response = _track_render(request, report, token=token, status=429, **forms)
+        response = _track_render(request, report, private=True, status=429, **forms)
         response["Retry-After"] = str(wait)
         return response
     form = form_class(request.POST, request.FILES)
@@ -492,8 +529,9 @@ def _private_post(
                     form.add_error(key if key in form.fields else None, message)
         else:
             messages.success(request, done_message)
-            return _private_redirect(report, token)
-    return _track_render(request, report, token=token, status=400, **_form_context(form))
+            # The session holds the rights: the page's address carries no token.
+            return redirect(report_tracking_url(code=report.tracking_code))
+    return _track_render(request, report, private=True, status=400, **_form_context(form))
 
 
 @never_cache

@@ -129,7 +129,7 @@ def test_the_done_links_token_works_on_the_tracking_page(client, city, staff, no
     report, token = _done(city, staff)
     assert token and ReportAccessToken.objects.filter(report=report, token_hash=token_hash(token)).exists()
     assert token in OutboxMessage.objects.filter(report=report).latest("pk").body
-    page = html(client.get(f"/track/{report.tracking_code}/?t={token}"))
+    page = html(client.get(f"/track/{report.tracking_code}/?t={token}", follow=True))
     assert 'class="feedback-form"' in page and "rating-form" not in page
     response = client.post(f"/track/{report.tracking_code}/feedback/", {"t": token, "fixed": "yes"})
     assert response.status_code == 302
@@ -146,7 +146,7 @@ def test_the_done_links_token_works_on_the_tracking_page(client, city, staff, no
 def test_rating_on_the_tracking_page_once_then_thanks(client, city, staff, no_sample):
     report = _closed(city, staff)
     token = _token_in_last_message(report)  # the close message's link to rate
-    page = html(client.get(f"/track/{report.tracking_code}/?t={token}"))
+    page = html(client.get(f"/track/{report.tracking_code}/?t={token}", follow=True))
     assert 'class="rating-form"' in page and 'name="reasons"' in page and 'value="courtesy"' in page
     assert "به خدمت ما امتیاز دهید" in page and "۵: بسیار راضی" in page  # Persian first
     assert "rating-thanks" not in page
@@ -177,7 +177,7 @@ def test_rating_on_the_tracking_page_once_then_thanks(client, city, staff, no_sa
 
 def test_stop_messages_on_the_tracking_page(client, city, staff, no_sample):
     report, token = _done(city, staff)
-    page = html(client.get(f"/track/{report.tracking_code}/?t={token}"))
+    page = html(client.get(f"/track/{report.tracking_code}/?t={token}", follow=True))
     assert 'class="stop-messages-form"' in page
     assert client.post(f"/track/{report.tracking_code}/stop-messages/", {"t": "nope"}).status_code == 403
     response = client.post(f"/track/{report.tracking_code}/stop-messages/", {"t": token})

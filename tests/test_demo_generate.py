@@ -204,6 +204,11 @@ def test_a_generated_city_with_seasons_hotspots_and_units_that_differ(demo) -> N
         assert all(e["at"] <= now for e in history)
         reopened += any(e["to_status"] == "reopened" for e in steps)
     assert reopened > 0
+    # Nobody real took these steps: no user, a label saying who in the story did.
+    generated_events = ReportEvent.objects.filter(report__generated=True)
+    assert not generated_events.filter(actor__isnull=False).exists()
+    labels = set(generated_events.values_list("actor_label", flat=True))
+    assert labels == {"", "demo_generate", "citizen", "system"}
 
     # Units differ: roads-r2 takes far longer to acknowledge (working time) than roads-r1, and is
     # reopened more often; its citizens rate it lower.

@@ -42,10 +42,13 @@ from issues.models import Category, Holiday, Report
 from issues.services.tracking import TRACKING_ALPHABET, TRACKING_LENGTH
 from issues.workflow.selectors import working_calendar_build
 from issues.workflow.sla import WorkingCalendar, working_seconds_between
+from issues.workflow.transitions import CITIZEN, SYSTEM
 
+# Who took each step, as the events' `actor_label` (no user: nobody real did it): the staff's steps,
+# the citizen's (verify, reopen, resolve, rate) and the automatic close.
 GENERATED_ACTOR = "demo_generate"
-CITIZEN_ACTOR = "citizen"
-SYSTEM_ACTOR = "system"
+CITIZEN_ACTOR = CITIZEN
+SYSTEM_ACTOR = SYSTEM
 # Generated tracking codes: this prefix, then letters of the code alphabet. A citizen's random code
 # may begin the same way (1 in 625): the generator checks and steps around any code already taken.
 CODE_PREFIX = "99"
@@ -557,8 +560,8 @@ FATE_SQL = [
                   CASE WHEN g.checked AND NOT g.reopens THEN g.t_check
                        WHEN g.u_verify < 0.5 THEN COALESCE(g.t_done2, g.t_done)
                                                   + (2 + 70 * g.u_verify_wait) * interval '1 hour' END AS t_verify,
-                  CASE WHEN g.checked AND NOT g.reopens THEN 'demo_generate'
-                       WHEN g.u_citizen < 0.6 THEN 'citizen' ELSE 'demo_generate' END AS verified_by) v""",
+                  CASE WHEN g.checked AND NOT g.reopens THEN %(staff_actor)s
+                       WHEN g.u_citizen < 0.6 THEN %(citizen_actor)s ELSE %(staff_actor)s END AS verified_by) v""",
     "CREATE UNIQUE INDEX ON gen10 (gid)",
     "ANALYZE gen10 (gid)",
     "CREATE UNIQUE INDEX ON gen5 (gid)",
@@ -580,7 +583,7 @@ SELECT * FROM (
   SELECT g.gid, 1, g.t_side, 'status', 'forwarded',
          CASE g.fate WHEN 'refer' THEN 'not_responsible' WHEN 'duplicate' THEN 'duplicate'
                      WHEN 'citizens' THEN 'resolved_by_citizens' ELSE 'transferred' END,
-         CASE WHEN g.fate = 'citizens' THEN 'citizen' ELSE 'demo_generate' END, true,
+         CASE WHEN g.fate = 'citizens' THEN %(citizen_actor)s ELSE %(staff_actor)s END, true,
          CASE g.fate WHEN 'refer' THEN jsonb_build_object('action', 'refer', 'referred_to', g.referred_to)
                      WHEN 'duplicate' THEN jsonb_build_object('action', 'duplicate', 'duplicate_of', o.tracking_code)
                      WHEN 'citizens' THEN jsonb_build_object('action', 'resolve_by_citizens')
@@ -597,28 +600,28 @@ SELECT * FROM (
     LEFT JOIN districts_servicearea wa ON wa.id = g.work_unit
     CROSS JOIN LATERAL (VALUES
       (2, g.t_ack, CASE WHEN g.fate = 'transfer' THEN 'transferred' ELSE 'forwarded' END, 'acknowledged',
-       'demo_generate', jsonb_build_object('action', 'acknowledge')),
-      (3, g.t_start, 'acknowledged', 'in_progress', 'demo_generate', jsonb_build_object('action', 'start')),
-      (4, g.t_done, 'in_progress', 'done', 'demo_generate',
+       %(staff_actor)s, jsonb_build_object('action', 'acknowledge')),
+      (3, g.t_start, 'acknowledged', 'in_progress', %(staff_actor)s, jsonb_build_object('action', 'start')),
+      (4, g.t_done, 'in_progress', 'done', %(staff_actor)s,
        jsonb_build_object('action', 'done', 'service_area', wa.code)),
-      (6, g.t_reopen, 'done', 'reopened', CASE WHEN g.checked THEN 'demo_generate' ELSE 'citizen' END,
+      (6, g.t_reopen, 'done', 'reopened', CASE WHEN g.checked THEN %(staff_actor)s ELSE %(citizen_actor)s END,
        jsonb_build_object('action', 'reopen')),
-      (7, g.t_ack2, 'reopened', 'acknowledged', 'demo_generate', jsonb_build_object('action', 'acknowledge')),
-      (8, g.t_start2, 'acknowledged', 'in_progress', 'demo_generate', jsonb_build_object('action', 'start')),
-      (9, g.t_done2, 'in_progress', 'done', 'demo_generate',
+      (7, g.t_ack2, 'reopened', 'acknowledged', %(staff_actor)s, jsonb_build_object('action', 'acknowledge')),
+      (8, g.t_start2, 'acknowledged', 'in_progress', %(staff_actor)s, jsonb_build_object('action', 'start')),
+      (9, g.t_done2, 'in_progress', 'done', %(staff_actor)s,
        jsonb_build_object('action', 'done', 'service_area', wa.code)),
       (10, g.t_verify, 'done', 'verified', g.verified_by, jsonb_build_object('action', 'verify')),
       (11, g.t_close, CASE WHEN g.t_verify IS NULL THEN 'done' ELSE 'verified' END, 'closed',
-       CASE WHEN g.t_verify IS NULL THEN 'system' ELSE 'demo_generate' END, jsonb_build_object('action', 'close'))
+       CASE WHEN g.t_verify IS NULL THEN %(system_actor)s ELSE %(staff_actor)s END, jsonb_build_object('action', 'close'))
     ) AS s(seq, at, from_status, to_status, actor, data)
    WHERE s.at IS NOT NULL
   UNION ALL
-  SELECT g.gid, 5, g.t_check, 'verification', '', '', 'demo_generate', false,
+  SELECT g.gid, 5, g.t_check, 'verification', '', '', %(staff_actor)s, false,
          jsonb_build_object('outcome', CASE WHEN g.reopens THEN 'not_fixed' ELSE 'confirmed' END,
                             'method', 'call_back')
     FROM gen10 g WHERE g.t_check IS NOT NULL
   UNION ALL
-  SELECT g.gid, 12, g.t_close + (1 + 71 * g.u_rate_wait) * interval '1 hour', 'rated', '', '', 'citizen', true,
+  SELECT g.gid, 12, g.t_close + (1 + 71 * g.u_rate_wait) * interval '1 hour', 'rated', '', '', %(citizen_actor)s, true,
          jsonb_build_object('score', greatest(1, g.work_ratings[1 + floor(g.u_rate / %(rate_share)s * 100)::int]
                                                  - CASE WHEN g.reopens THEN 1 ELSE 0 END))
     FROM gen10 g WHERE g.u_rate < %(rate_share)s AND g.work_ratings IS NOT NULL
@@ -773,6 +776,9 @@ def demo_generate(*, plan: GeneratePlan) -> GenerateResult:
         "doable": sorted(CITIZEN_DOABLE),
         "check_share": float(settings.OPEN137_VERIFY_SAMPLE_SHARE),
         "rate_share": 0.35,
+        "staff_actor": GENERATED_ACTOR,
+        "citizen_actor": CITIZEN_ACTOR,
+        "system_actor": SYSTEM_ACTOR,
     }
     with connection.cursor() as cursor:
         # The temporary tables (a few tens of MB) in memory rather than spilled to disk: possible only

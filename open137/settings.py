@@ -130,6 +130,11 @@ DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
 # mode) set OPEN137_DB_PREPARE=0.
 if env_bool("OPEN137_DB_PREPARE", True):
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+# PostgreSQL's JIT compiler off for the app's connections: its queries are short, and on the map's
+# key-range queries the planner's huge estimates made it compile for 100 ms a plan that runs in a few
+# (issues/oversight/sql.py, which turns it off per statement where this option cannot reach the
+# server, e.g. through a pooler that drops startup options).
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 # Separate test databases let several test runs share one cluster (parallel developers, xdist adds
 # its own _gwN suffix on top).
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("OPEN137_TEST_DB_NAME", "test_open137")}

@@ -72,6 +72,11 @@ DEFAULT_STATUSES = frozenset(str(s) for s in OPEN_STATUSES)
 # kind, text and box, so the default map is answered from the index alone.
 
 STATUS_SQL = "r.status = ANY(%(statuses)s::text[])"
+# A tile's status test, written so that no index can serve it: the cell-key index carries the status
+# and tests it on each entry of the tile's key ranges, which is all a tile needs; offered the status
+# index, the planner ANDed the two on every range, rereading a hundred thousand status entries each
+# time (a z14 tile over Qazvin: 340 ms instead of 3 ms at a million reports).
+TILE_STATUS_SQL = "(r.status || '') = ANY(%(statuses)s::text[])"
 # A category by its code; inactive categories still name old reports. The ids are read once (an
 # InitPlan), then each index row is compared with them.
 CATEGORY_SQL = """r.category_id = ANY(ARRAY(
@@ -92,11 +97,13 @@ WORDS_SQL = """NOT EXISTS (
 BBOX_SQL = f"r.location @ ST_MakeEnvelope(%(min_lon)s, %(min_lat)s, %(max_lon)s, %(max_lat)s, {GEO_SRID})"
 
 
-def filters_sql(filters: ReportFilters, *, with_bbox: bool = True) -> tuple[str, dict[str, Any]]:
+def filters_sql(
+    filters: ReportFilters, *, with_bbox: bool = True, for_tile: bool = False
+) -> tuple[str, dict[str, Any]]:
     """The filters as `AND`-joined SQL on `r` (`true` when none) and its parameters. The status
     defaults to the open ones. Without `with_bbox` the box is left to the caller (its parameters are
-    still given, for the caller's own test of it)."""
-    pieces = [STATUS_SQL]
+    still given, for the caller's own test of it). `for_tile`: the status as TILE_STATUS_SQL."""
+    pieces = [TILE_STATUS_SQL if for_tile else STATUS_SQL]
     params: dict[str, Any] = {
         "statuses": sorted(filters.statuses if filters.statuses is not None else DEFAULT_STATUSES)
     }
@@ -125,41 +132,29 @@ def filters_sql(filters: ReportFilters, *, with_bbox: bool = True) -> tuple[str,
     return "\n       AND ".join(pieces), params
 
 
-def map_query_row(sql: str, params: Mapping[str, Any], *, bitmap_scans: bool = True) -> tuple | None:
-    """The first row of a map query, run as a prepared statement with PostgreSQL's JIT compiler off
-    (and, for a tile, bitmap scans off).
+def map_query_row(sql: str, params: Mapping[str, Any]) -> tuple | None:
+    """The first row of a map query, run as a prepared statement with PostgreSQL's JIT compiler off.
 
     The map queries walk a few hundred key ranges with a nested loop that the planner, not knowing
     the ranges, estimates at millions of rows: over jit_above_cost, each run would spend 100 ms and
-    more compiling a plan that then runs in a few milliseconds. For the same reason, on a tile's
-    ranges the planner likes to AND the cell-key index with the status index, rereading a hundred
-    thousand status entries for each range (a z14 tile over Qazvin: 340 ms instead of 3 ms at a
-    million reports); the cell-key index alone, which carries the status, is what a tile needs. The
-    settings are changed for this statement and put back after it (two short statements), on the
-    connection only; where the server already has them so (noted once per connection), the
-    statement runs alone."""
+    more compiling a plan that then runs in a few milliseconds. The app's connections start with JIT
+    off (open137/settings.py), so the statement runs alone; on a connection where it is on (a pooler
+    that drops startup options), it is turned off for this statement and put back after it (two
+    short statements more)."""
     db = connections[DEFAULT_DB_ALIAS]
     db.ensure_connection()
     raw = db.connection
-    bitmap = "on" if bitmap_scans else "off"
-    if getattr(raw, "_open137_map_settings", None) == ("off", bitmap):
+    if getattr(raw, "_open137_jit", None) == "off":
         return fetchone_prepared(sql, params)
     with db.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_setting('jit'), current_setting('enable_bitmapscan'),"
-            " set_config('jit', 'off', false), set_config('enable_bitmapscan', %s, false)",
-            [bitmap],
-        )
-        saved = cursor.fetchone()[:2]
-        if tuple(saved) == ("off", bitmap):
-            raw._open137_map_settings = ("off", bitmap)  # type: ignore[attr-defined]
+        cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', false)")
+        saved = cursor.fetchone()[0]
+        if saved == "off":
+            raw._open137_jit = "off"  # type: ignore[attr-defined]
             return fetchone_prepared(sql, params)
         try:
             return fetchone_prepared(sql, params)
         finally:
-            # In a transaction that the error aborted, its rollback puts the settings back.
+            # In a transaction that the error aborted, its rollback puts the setting back.
             if raw.info.transaction_status != TransactionStatus.INERROR:
-                cursor.execute(
-                    "SELECT set_config('jit', %s, false), set_config('enable_bitmapscan', %s, false)",
-                    list(saved),
-                )
+                cursor.execute("SELECT set_config('jit', %s, false)", [saved])

@@ -137,10 +137,10 @@ def report_tile_mvt(*, z: int, x: int, y: int, filters: ReportFilters) -> bytes:
     (geo.tiles.tile_parse checks an address from outside)."""
     tile = Tile(z, x, y)
     config = oversight_settings()
-    where, params = filters_sql(filters)
+    where, params = filters_sql(filters, for_tile=True)
     params.update(_cell_params(tile, levels=_count_levels(config, z), buffer=config.tile_buffer))
     if z < config.tile_detail_zoom:
-        row = map_query_row(CELLS_MVT_SQL.format(where=where), params, bitmap_scans=False)
+        row = map_query_row(CELLS_MVT_SQL.format(where=where), params)
         return bytes(row[0]) if row and row[0] else b""
     blo, bhi = _arrays(_buffered_ranges(tile, buffer=config.tile_buffer))
     params.update(
@@ -153,12 +153,12 @@ def report_tile_mvt(*, z: int, x: int, y: int, filters: ReportFilters) -> bytes:
         max_features=config.tile_max_features,
         time_zone=settings.TIME_ZONE,
     )
-    row = map_query_row(DETAIL_MVT_SQL.format(where=where), params, bitmap_scans=False)
+    row = map_query_row(DETAIL_MVT_SQL.format(where=where), params)
     if row is None or not row[1]:
         return b""
     aggregated, data = row[0], bytes(row[1])
     if not aggregated and len(data) > config.tile_max_bytes:
         # Long codes of many categories: the reports fit the count but not the bytes.
-        row = map_query_row(CELLS_MVT_SQL.format(where=where), params, bitmap_scans=False)
+        row = map_query_row(CELLS_MVT_SQL.format(where=where), params)
         data = bytes(row[0]) if row and row[0] else b""
     return data

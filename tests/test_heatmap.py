@@ -273,3 +273,20 @@ def test_map_filters_select_what_the_list_filters_select(city, spread_reports):
                 ).values_list("id", flat=True)
             )
         assert by_map == by_list, params
+
+
+def test_a_browser_that_accepts_gzip_gets_the_same_cells_in_fewer_bytes(city, spread_reports, client):
+    import gzip
+
+    plain = client.get("/api/heatmap/", {"zoom": 12})
+    zipped = client.get("/api/heatmap/", {"zoom": 12}, headers={"Accept-Encoding": "gzip"})
+    assert plain.status_code == zipped.status_code == 200
+    assert "Content-Encoding" not in plain and zipped["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.content) == plain.content
+    assert len(zipped.content) < len(plain.content)
+    # A proxy keeps the two apart, and the cached copy's validator still answers 304.
+    assert "Accept-Encoding" in zipped["Vary"]
+    again = client.get(
+        "/api/heatmap/", {"zoom": 12}, headers={"Accept-Encoding": "gzip", "If-None-Match": zipped["ETag"]}
+    )
+    assert again.status_code == 304

@@ -178,9 +178,9 @@ def _p95(samples: list[float]) -> float:
 @measure("public_reads_scaling")
 def public_reads_scaling() -> list[Result]:
     """The public list and search requests, each timed against an archive of 10,000 reports and one
-    of 1,000,002, in the same run: the first page of `GET /api/reports/` (100 reports), the city's
-    open reports, a deep page (the cursor of the report halfway down the list: the 5,000th on one
-    side, the 500,001st on the other), a text search (`q=فاضلاب`, the 333 seeded reports that hold
+    of 1,002,000, in the same run: the first page of `GET /api/reports/` (100 reports), the city's
+    open reports, a deep page (the cursor of the report halfway down the list: the 5,001st on one
+    side, the 501,001st on the other), a text search (`q=فاضلاب`, the 333 seeded reports that hold
     the word), a text search for a word in nearly every report (`q=چاله`), a category with a status
     (the archive's category, open), and an Open311 date range (a 90-day window of last year, 100 a
     page). Each page holds 100 reports on both sides: the same answer, from a hundred times the

@@ -19,9 +19,10 @@ from districts.selectors import DistrictMatch, Routing, ServiceAreaMatch, distri
 # The answer of field_error, for the OpenAPI schema (a raw schema: this layer has no serializers).
 FIELD_ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["error", "detail"],
+    "required": ["error", "code", "detail"],
     "properties": {
         "error": {"type": "string", "description": "A sentence for people, naming the field at fault."},
+        "code": {"type": "string", "description": "Stable, for programs: invalid (open137.api)."},
         "detail": {
             "type": "object",
             "description": "Messages by field.",

@@ -1,4 +1,5 @@
-"""API-wide error shape: every error is JSON with a human message, never an HTML page or a 500.
+"""API-wide error shape: every error is JSON with a human message and a stable code, never an HTML
+page or a 500.
 Also the rule for the anonymous write endpoints: JSON or multipart, forms only from this site."""
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from django.core.exceptions import (
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
+from django.http import Http404
 from django.utils.http import is_same_domain, parse_header_parameters
 from django.utils.translation import gettext as _
 from rest_framework import status
-from rest_framework.exceptions import ParseError, PermissionDenied, UnsupportedMediaType
+from rest_framework.exceptions import APIException, ParseError, PermissionDenied, UnsupportedMediaType
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.renderers import BaseRenderer
@@ -36,7 +38,54 @@ logger = logging.getLogger(__name__)
 DATABASE_RETRY_AFTER_S = 2
 
 
+# The stable, machine-readable `code` of every error answer of the API, by HTTP status, for an
+# error that names none of its own (a view's own Response, a page of Django's). Clients branch on
+# the code; the `error` sentence is for people and follows the request's language.
+STATUS_CODES: dict[int, str] = {
+    400: "invalid",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    410: "gone",
+    412: "precondition_failed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "throttled",
+    500: "server_error",
+    503: "unavailable",
+}
+DATABASE_UNAVAILABLE = "database_unavailable"
+
+
+def status_code_name(status_code: int) -> str:
+    """The stable code of an error answer that names none of its own."""
+    return STATUS_CODES.get(status_code, "error" if status_code < 500 else "server_error")
+
+
+def database_unavailable_message() -> str:
+    return _("The service cannot reach its database for a moment. Please try again shortly.")
+
+
+def _code_of(exc: Exception, status_code: int) -> str:
+    if isinstance(exc, Http404):
+        return "not_found"
+    if isinstance(exc, APIException):
+        codes = exc.get_codes()
+        return codes if isinstance(codes, str) else exc.default_code
+    return status_code_name(status_code)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Every error answer of the API: `{"error": sentence for people, "code": stable code for
+    programs, ...}`; a 400 about fields adds `detail` (messages by field) and `errors` (`[{"field",
+    "code", "message"}]`). Codes: DRF's own (`parse_error`, `not_authenticated`,
+    `authentication_failed`, `permission_denied`, `not_found`, `method_not_allowed`,
+    `unsupported_media_type`, `throttled`), a field's (`required`, `invalid`, ...), a service's
+    ValidationError code, `too_large`, `too_many_fields`, `database_unavailable`."""
     # The database went away (restarted, failed over, a connection cut): nothing of this request was
     # committed, or the client cannot know; a retry, with the same Idempotency-Key for a new report,
     # is safe. A 503 with Retry-After says so, where a 500 would say the request itself is at fault.
@@ -44,9 +93,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database unavailable: %s", str(exc).strip()[:300])
         set_rollback()
-        message = _("The service cannot reach its database for a moment. Please try again shortly.")
         return Response(
-            {"error": message},
+            {"error": database_unavailable_message(), "code": DATABASE_UNAVAILABLE},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
         )
@@ -57,29 +105,79 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             "The request body is too large: JSON or form fields may take at most %(size)s "
             "(photos do not count toward this)."
         ) % {"size": _size(limit)}
-        return Response({"error": message}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        return Response(
+            {"error": message, "code": "too_large"}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        )
     if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
         message = _("The request has too many form fields or files.")
-        return Response({"error": message}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"error": message, "code": "too_many_fields"}, status=status.HTTP_400_BAD_REQUEST)
     # Services raise Django's ValidationError; to a client that is a 400 with the same messages.
     if isinstance(exc, DjangoValidationError):
+        given = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], str) else None
         if hasattr(exc, "error_dict"):
             detail: Any = {k: [str(m) for m in v] for k, v in exc.message_dict.items()}
             message = "; ".join(f"{k}: {' '.join(v)}" for k, v in detail.items())
+            errors = [
+                {
+                    "field": field,
+                    "code": error.code or given or "invalid",
+                    "message": " ".join(str(m) for m in error),
+                }
+                for field, field_errors in exc.error_dict.items()
+                for error in field_errors
+            ]
         else:
             detail = [str(m) for m in exc.messages]
             message = " ".join(detail)
-        return Response({"error": message, "detail": detail}, status=status.HTTP_400_BAD_REQUEST)
+            errors = [
+                {
+                    "field": "non_field_errors",
+                    "code": error.code or given or "invalid",
+                    "message": " ".join(str(m) for m in error),
+                }
+                for error in exc.error_list
+            ]
+        code = errors[0]["code"] if errors else (given or "invalid")
+        return Response(
+            {"error": message, "code": code, "detail": detail, "errors": errors},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(response.data, dict) and "error" not in response.data:
-        data = response.data
+    if response is None or not isinstance(response.data, dict):
+        return response
+    data = response.data
+    if "error" not in data:
         message = (
             _text(data["detail"])
             if "detail" in data
             else "; ".join(f"{k}: {_text(v)}" for k, v in data.items())
         )
-        response.data = {"error": str(message), "detail": data}
+        data = response.data = {"error": str(message), "detail": data}
+    if "code" not in data:
+        data["code"] = _code_of(exc, response.status_code)
+        detail = data.get("detail")
+        # A field error (a serializer's, a shared helper's): each message with its code.
+        if isinstance(detail, dict) and detail and all(isinstance(v, list) for v in detail.values()):
+            data["code"] = next(
+                (str(getattr(m, "code", "") or "invalid") for v in detail.values() for m in v), "invalid"
+            )
+            data["errors"] = [
+                {"field": field, "code": str(getattr(m, "code", "") or "invalid"), "message": str(m)}
+                for field, messages in detail.items()
+                for m in messages
+            ]
     return response
+
+
+def field_error_body(field: str, message: str, *, code: str = "invalid") -> dict[str, Any]:
+    """The API's 400 body about one field, for a view outside DRF: what the exception handler
+    makes of districts.apis.field_error."""
+    return {
+        "error": f"{field}: {message}",
+        "code": code,
+        "detail": {field: [message]},
+        "errors": [{"field": field, "code": code, "message": message}],
+    }
 
 
 def _text(value: Any) -> str:

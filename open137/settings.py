@@ -84,6 +84,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Content-Security-Policy (no inline script) and Permissions-Policy on every answer.
     "open137.middleware.SecurityHeadersMiddleware",
+    # A 503 with Retry-After (not a 500) for whatever the database could not serve, pages included,
+    # and a stable `code` in every error answer of /api/.
+    "open137.middleware.ErrorAnswersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

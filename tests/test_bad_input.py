@@ -586,11 +586,13 @@ OPEN311_FILTERS = {
 
 
 def _open311_errors(response) -> list[str]:
-    """The spec's error shape: a list of {code: the HTTP status, description: a sentence}."""
+    """The spec's error shape: a list of {code: the HTTP status, description: a sentence}, with our
+    stable error_code beside them."""
     body = json.loads(response.content)
     assert isinstance(body, list) and body, body
     for error in body:
-        assert set(error) == {"code", "description"}, error
+        assert set(error) == {"code", "description", "error_code"}, error
+        assert error["error_code"] == {400: "invalid", 404: "not_found"}.get(response.status_code)
         assert error["code"] == response.status_code
         assert isinstance(error["description"], str) and error["description"]
     return [error["description"] for error in body]

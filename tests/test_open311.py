@@ -103,11 +103,14 @@ def xml_items(root: ET.Element, root_name: str, item_name: str) -> list[dict[str
 
 
 def check_errors(response, fmt: str, status: int) -> list[str]:
-    """The spec's error document, in the requested format, with the HTTP status as the code."""
+    """The spec's error document, in the requested format, with the HTTP status as the code, and
+    our stable `error_code` after the description (issues/open311/README.md, "Errors")."""
     assert response.status_code == status, response.content
+    stable = re.compile(r"[a-z][a-z0-9_]*")
     if fmt == "json":
         errors = check_json(response, "errors")
         assert {e["code"] for e in errors} == {status}
+        assert all(stable.fullmatch(e["error_code"]) for e in errors)
         return [e["description"] for e in errors]
     root = parse_xml(response)
     assert root.tag == "errors"
@@ -115,8 +118,9 @@ def check_errors(response, fmt: str, status: int) -> list[str]:
     descriptions = []
     for error in root:
         assert error.tag == "error"
-        assert [child.tag for child in error] == ["code", "description"]
+        assert [child.tag for child in error] == ["code", "description", "error_code"]
         assert error.findtext("code") == str(status)
+        assert stable.fullmatch(error.findtext("error_code") or "")
         descriptions.append(error.findtext("description") or "")
     assert all(descriptions)
     return descriptions

@@ -406,7 +406,8 @@ def test_an_address_out_of_range_is_400(db, client, path):
     response = client.get(f"/tiles/reports/{path}.mvt")
     assert response.status_code == 400
     body = response.json()
-    assert set(body) == {"error", "detail"} and list(body["detail"]) == ["tile"]
+    assert set(body) == {"error", "code", "detail", "errors"} and list(body["detail"]) == ["tile"]
+    assert body["code"] == "invalid"
 
 
 def test_caching_headers_and_304(city, reports, client):

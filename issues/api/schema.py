@@ -15,13 +15,39 @@ from issues.models import MessageKind
 # --- Output shapes, for the OpenAPI schema (answers are built from selector rows, not by these) ---
 
 
-class ErrorSerializer(serializers.Serializer):
-    error = serializers.CharField(help_text="A sentence for people, naming the field at fault.")
-    detail = serializers.JSONField(required=False, help_text="Messages by field.")
+class ErrorItemSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    code = serializers.CharField(help_text="Stable, for programs: required, invalid, ...")
+    message = serializers.CharField(help_text="Translated, for people.")
+
+
+# Every error answer of the project's API has this shape (open137.api.exception_handler; answers a
+# view builds itself get the `code` of their status from open137.middleware.ErrorAnswersMiddleware).
+# `errors` is a field name DRF's Serializer keeps for itself: the shape is declared inline.
+ErrorSerializer = inline_serializer(
+    name="Error",
+    fields={
+        "error": serializers.CharField(
+            help_text="A sentence for people, in the request's language (Accept-Language), naming the "
+            "field at fault."
+        ),
+        "code": serializers.CharField(
+            help_text="Stable, for programs, whatever the language. By status when nothing more precise "
+            "applies: invalid (400), not_authenticated (401), permission_denied (403), not_found (404), "
+            "method_not_allowed (405), conflict (409), too_large (413), unsupported_media_type (415), "
+            "throttled (429), database_unavailable (503, with Retry-After: retry the same request). "
+            "More precise ones: parse_error, required, too_many_fields, bad_cursor, page_too_deep, "
+            "idempotency_key_reused, not_done, not_closed, already_rated, ..."
+        ),
+        "detail": serializers.JSONField(required=False, help_text="Messages by field."),
+        "errors": ErrorItemSerializer(many=True, required=False, help_text="Each refused field."),
+    },
+)
 
 
 class ThrottledSerializer(serializers.Serializer):
     error = serializers.CharField()
+    code = serializers.CharField(help_text="throttled")
     retry_after = serializers.IntegerField(help_text="Seconds; also in the Retry-After header.")
     retry_at = serializers.DateTimeField()
 

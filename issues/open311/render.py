@@ -16,6 +16,7 @@ writes them:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -84,10 +85,35 @@ def render(fmt: str, *, root: str, item: str | None, data: Any, status: int = 20
     return HttpResponse(xml_document(root, item, data), status=status, content_type=XML_CONTENT_TYPE)
 
 
-def render_errors(fmt: str, *, status: int, descriptions: list[str]) -> HttpResponse:
+# The stable, machine-readable code of an error, by HTTP status, where the view names none of its
+# own. GeoReport v2's `code` is the HTTP status (kept so, as clients expect); this one is an extra
+# element, `error_code`, after `description` (see README.md, "Errors").
+ERROR_CODES = {
+    400: "invalid",
+    403: "api_key_invalid",
+    404: "not_found",
+    413: "too_large",
+    429: "throttled",
+    503: "database_unavailable",
+}
+
+
+def error_code_for(status: int) -> str:
+    return ERROR_CODES.get(status, "error" if status < 500 else "server_error")
+
+
+def render_errors(
+    fmt: str, *, status: int, descriptions: list[str], codes: str | Sequence[str] | None = None
+) -> HttpResponse:
     """The spec's error body: `errors` -> `error` (`code`, `description`), one per problem; the code
-    is the HTTP status, as in the spec's examples."""
+    is the HTTP status, as in the spec's examples. Each error also carries `error_code`, a stable
+    name for programs: one for all (`codes` a string), one per description, or the status's."""
     if fmt not in FORMATS:
         fmt = "xml"  # the spec's required format, for a suffix we do not speak
-    data = [{"code": status, "description": text} for text in descriptions]
+    if codes is None or isinstance(codes, str):
+        codes = [codes or error_code_for(status)] * len(descriptions)
+    data = [
+        {"code": status, "description": text, "error_code": code}
+        for text, code in zip(descriptions, codes, strict=True)
+    ]
     return render(fmt, root="errors", item="error", data=data, status=status)

@@ -32,14 +32,14 @@ from issues.filters import FilterError, report_filters_parse
 from issues.oversight.heatmap import HeatmapTooLarge, heatmap_geojson, report_heatmap_cells
 from issues.oversight.sql import oversight_settings
 from issues.oversight.tiles import report_tile_mvt
-from open137.api import AnswersInItsOwnFormat
+from open137.api import AnswersInItsOwnFormat, field_error_body
 
 MVT_CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
 
 
 def _error(field: str, message: str) -> JsonResponse:
     """A 400 in the API's shape (districts.apis.field_error's, for a view outside DRF)."""
-    return JsonResponse({"error": f"{field}: {message}", "detail": {field: [message]}}, status=400)
+    return JsonResponse(field_error_body(field, message), status=400)
 
 
 def _cacheable(body: bytes, content_type: str, *, if_none_match: str) -> HttpResponse:

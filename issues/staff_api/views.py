@@ -12,13 +12,12 @@ from typing import Any, cast
 
 import orjson
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -87,23 +86,11 @@ def _django_validation_problems(exc: DjangoValidationError) -> list[Problem]:
     ]
 
 
-def _code_of(exc: Exception) -> str:
-    if isinstance(exc, Http404):
-        return "not_found"
-    if isinstance(exc, RequestDataTooBig):
-        return "too_large"
-    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
-        return "too_many_fields"
-    if isinstance(exc, exceptions.APIException):
-        codes = exc.get_codes()
-        return codes if isinstance(codes, str) else exc.default_code
-    return "error"
-
-
 def staff_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """The project's error shape ({"error", "detail"}) with a stable `code` beside the message in
-    every answer, and the workflow's refusals with their own status: 404, 403, 409 (with the
-    report's `current` status and version)."""
+    """The project's error body (open137.api.exception_handler: `error`, a stable `code`, and for a
+    400 `detail` and `errors`), with the workflow's refusals with their own status: 404, 403, 409
+    (with the report's `current` status and version), and a service's ValidationError read with the
+    codes this API documents."""
     if isinstance(exc, WorkflowError):
         body: dict[str, Any] = {"error": exc.message, "code": exc.code}
         if exc.current:
@@ -111,22 +98,7 @@ def staff_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
         return Response(body, status=exc.status)
     if isinstance(exc, DjangoValidationError):
         exc = input_error(_django_validation_problems(exc))
-    response = project_exception_handler(exc, context)
-    if response is not None and isinstance(response.data, dict) and "code" not in response.data:
-        data = response.data
-        data["code"] = _code_of(exc)
-        detail = data.get("detail")
-        # A field error from a shared helper (page_size, ...): each message with its code.
-        if isinstance(detail, dict) and all(isinstance(v, list) for v in detail.values()):
-            data["code"] = next(
-                (str(getattr(m, "code", "") or "invalid") for v in detail.values() for m in v), "invalid"
-            )
-            data["errors"] = [
-                {"field": field, "code": str(getattr(m, "code", "") or "invalid"), "message": str(m)}
-                for field, messages in detail.items()
-                for m in messages
-            ]
-    return response
+    return project_exception_handler(exc, context)
 
 
 # --- Access ----------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from urllib.parse import quote, urlencode
 
 import pytest
+from django.contrib.gis.geos import Point
 from django.test import Client
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 from django.urls.resolvers import RoutePattern
@@ -31,6 +32,8 @@ NAME_FA = "کوروِل تمسبی"
 PHONE = "09127770123"
 EMAIL = "quorvell.tamsby@example.org"
 IDEMPOTENCY_KEY = "privacy-canary-7f3c1e"
+PLEDGER = "Vendrick Olsaby"
+PLEDGER_PHONE = "09127770456"
 # Not public: Django's admin (staff only, behind a login), the language switch (a POST), files.
 SKIP_PREFIXES = ("/admin/", "/i18n/", "/static/", "/media/", "/__debug__/")
 
@@ -55,6 +58,8 @@ def _candidates(param: str, values: dict[str, list[str]]) -> list[str]:
         return values["token"]
     if "service" in name and "request" not in name or "category" in name or name == "slug":
         return values["category"]
+    if name.endswith("_id") and "id" in values:  # a participation point, ...
+        return values["id"]
     if name in {"code", "tracking_code", "report_code", "pk", "id"} or "request" in name:
         return values["code"]
     return values["code"] + values["category"]
@@ -151,8 +156,18 @@ def private_reports(city, settings, tmp_path):
         report=report, kind=ReportEvent.Kind.STATUS, from_status="received", to_status="forwarded", note="ok"
     )
     Report.objects.filter(pk=report.pk).update(status=ReportStatus.FORWARDED)
-    tokens = [created["private_token"], submission.private_token or ""]
+    # A citizen who pledged to fix it left a name and a number, and a salt bin stands nearby: the
+    # point's page and the report's pledge box are public too.
+    from participation.services import pledge_create, point_create
+
+    Category = type(city.pothole)
+    Category.objects.filter(pk=city.pothole.pk).update(citizen_doable=True)
+    pledge = pledge_create(report=Report.objects.get(pk=report.pk), name=PLEDGER, contact=PLEDGER_PHONE)
+    point = point_create(kind="salt_bin", name_fa="جایگاه نمک", location=Point(lon, lat, srid=4326))
+    tokens = [created["private_token"], submission.private_token or "", pledge.token]
     secrets = [
+        PLEDGER,
+        PLEDGER_PHONE,
         NAME,
         NAME_FA,
         PHONE,
@@ -170,6 +185,7 @@ def private_reports(city, settings, tmp_path):
         "lat": lat,
         "lon": lon,
         "secrets": [s for s in secrets if s],
+        "point_id": str(point.pk),
     }
 
 
@@ -185,6 +201,7 @@ def test_no_public_get_endpoint_shows_contact_details_or_tokens(private_reports)
         "code": [code, private_reports["other_code"]],
         "category": ["pothole"],
         "token": [private_reports["open311_token"]],
+        "id": [private_reports["point_id"]],
     }
     urls, unfilled = public_get_urls(values)
     queries = [
@@ -219,7 +236,15 @@ def test_no_public_get_endpoint_shows_contact_details_or_tokens(private_reports)
     assert not leaks, "\n".join(leaks)
 
     # The check is only worth something if the endpoints really answered.
-    for must in ("/api/reports/", f"/api/reports/{code}/", "/api/reports/nearby/", "/api/categories/"):
+    point_page = f"/participation/points/{private_reports['point_id']}/"
+    for must in (
+        "/api/reports/",
+        f"/api/reports/{code}/",
+        "/api/reports/nearby/",
+        "/api/categories/",
+        point_page,
+        "/api/participation/points/",
+    ):
         assert must in ok, (must, sorted(ok))
     for prefix in ("/open311/", "/track/"):
         if any(u.startswith(prefix) for u in urls):
@@ -247,6 +272,7 @@ def test_no_public_page_loads_assets_from_another_server(private_reports):
         "code": [private_reports["code"]],
         "category": ["pothole"],
         "token": [private_reports["open311_token"]],
+        "id": [private_reports["point_id"]],
     }
     urls, _unfilled = public_get_urls(values)
     offenders = []

@@ -6,33 +6,20 @@ that never opened the link sees the public page only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from issues.models import Report, ReportEvent, ReportStatus
 from issues.services.submission import report_submit
-from tests.browser import CHROMIUM_ARGS, chromium_or_skip, playwright_or_skip
+from tests.browser import playwright_or_skip
 from tests.conftest import pt
+from tests.test_browser import browser  # noqa: F401 (the fixture: Debian's Chromium)
 
 # Skipped without Playwright or Chromium, but a failure under CI=true (tests/browser.py).
-playwright_sync = playwright_or_skip()
+playwright_or_skip()
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 LAT, LON = 36.2675, 50.0075  # inside S11 (and R1)
-
-
-@pytest.fixture(scope="module")
-def browser(django_db_setup, django_db_blocker) -> Iterator[object]:
-    executable = chromium_or_skip()
-    # Playwright's sync API keeps an event loop running in this thread, which makes Django think the
-    # tests' plain synchronous ORM calls (and the database flush between tests) are async code.
-    with pytest.MonkeyPatch.context() as mp, playwright_sync.sync_playwright() as p:
-        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -42,7 +29,7 @@ def site(settings, live_server, city):
     return live_server.url
 
 
-def test_the_private_link_leaves_no_token_in_the_address_bar_or_history(browser, site, city):
+def test_the_private_link_leaves_no_token_in_the_address_bar_or_history(browser, site, city):  # noqa: F811
     submission = report_submit(category=city.pothole, location=pt(LON, LAT), description="چاله عمیق")
     code, token = submission.report.tracking_code, submission.private_token
     assert token
@@ -95,7 +82,7 @@ def test_the_private_link_leaves_no_token_in_the_address_bar_or_history(browser,
     stranger.close()
 
 
-def test_a_wrong_link_says_so_and_opens_nothing(browser, site, city):
+def test_a_wrong_link_says_so_and_opens_nothing(browser, site, city):  # noqa: F811
     submission = report_submit(category=city.pothole, location=pt(LON, LAT), description="چاله")
     Report.objects.filter(pk=submission.report.pk).update(status=ReportStatus.DONE)
     context = browser.new_context(locale="fa-IR")

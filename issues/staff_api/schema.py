@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import serializers
 
 from issues.api.schema import (
+    ErrorItemSerializer,
     PhotoSerializer,
     PointGeometrySerializer,
     ReportPropertiesSerializer,
@@ -28,10 +29,8 @@ class TokenSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
-class StaffErrorItemSerializer(serializers.Serializer):
-    field = serializers.CharField()
+class StaffErrorItemSerializer(ErrorItemSerializer):
     code = serializers.CharField(help_text="Stable, for programs: required, invalid, unknown_action, ...")
-    message = serializers.CharField(help_text="Translated, for people.")
 
 
 # Fields named `errors` and `data` would shadow the Serializer attributes of those names: these two

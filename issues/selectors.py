@@ -353,6 +353,9 @@ def report_public_get(*, code: str, history: bool = True) -> dict[str, Any] | No
     return public
 
 
+PLEDGE_STEPS = frozenset({"pledged", "done", "withdrawn"})
+
+
 def report_public_timeline(*, report_id: int) -> list[dict[str, Any]]:
     """The report's public events, oldest first: at, kind, status (the state it went to), note, and
     `what` (the kind, or fixed / not_fixed for the reporter's answer) so a page can say it in the
@@ -369,12 +372,17 @@ def report_public_timeline(*, report_id: int) -> list[dict[str, Any]]:
         what = row["kind"]
         if what == ReportEvent.Kind.CITIZEN_FEEDBACK and data.get("feedback") in {"fixed", "not_fixed"}:
             what = data["feedback"]
+        note = row["note"]
+        # A citizen's pledge (events.citizen_pledge_event): said by the page in the reader's language;
+        # its note is the same sentence in the language it was written in.
+        if what == ReportEvent.Kind.NOTE and data.get("pledge") in PLEDGE_STEPS:
+            what, note = f"pledge_{data['pledge']}", ""
         timeline.append(
             {
                 "at": row["at"],
                 "kind": row["kind"],
                 "status": row["to_status"],
-                "note": row["note"],
+                "note": note,
                 "what": what,
             }
         )

@@ -356,6 +356,9 @@ def _timeline_label(item: dict[str, Any]) -> str:
         "fixed": _("The reporter says the problem is fixed"),
         "not_fixed": _("The reporter says the problem is not fixed"),
         "rated": _("The reporter rated the service"),
+        "pledge_pledged": _("A citizen has offered to take care of this"),
+        "pledge_done": _("The citizen who took care of it says it is done; awaiting confirmation"),
+        "pledge_withdrawn": _("The citizen who offered to take care of this has withdrawn"),
     }
     if what == "status":
         return _("Status: %(status)s") % {"status": _status_label(item["status"])}

@@ -499,3 +499,21 @@ def test_the_reporter_confirms_from_the_tracking_page_opened_through_the_private
     report.refresh_from_db()
     assert report.status == ReportStatus.RESOLVED_BY_CITIZENS
     assert "شهروندان" in client.get(f"/track/{report.tracking_code}/").content.decode()
+
+
+def test_the_public_timeline_says_a_citizen_took_it_on_in_the_readers_language(api_client, client, salting):
+    report = _report(salting)
+    token = _pledge(api_client, report, name="Reza Karimi", contact="09121112233").json()["token"]
+    api_client.post("/api/participation/pledges/done/", {"token": token}, format="json")
+    persian = client.get(f"/track/{report.tracking_code}/").content.decode()
+    from django.conf import settings
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = client.get(f"/track/{report.tracking_code}/").content.decode()
+    assert "A citizen has offered to take care of this" in english
+    assert "says it is done; awaiting confirmation" in english
+    assert "Note from the municipality" not in english
+    assert "یکی از شهروندان داوطلب رسیدگی به این مورد شده است" in persian
+    # Nobody is named, nor reachable.
+    for page in (english, persian):
+        assert "Reza Karimi" not in page and "09121112233" not in page

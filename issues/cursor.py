@@ -53,27 +53,34 @@ class CursorError(ValueError):
 
 @dataclass(frozen=True)
 class PageCursor:
-    """A position in the newest-first order: the page after (created_at, id), or the page before it
-    when `backward` (a `previous` link)."""
+    """A position in a list's order: the page after (created_at, id), or the page before it when
+    `backward` (a `previous` link). For a list ordered on another time (the updates feed's event
+    `at`), `created_at` holds that time."""
 
     created_at: datetime
     id: int
     backward: bool = False
 
 
-def cursor_encode(cursor: PageCursor) -> str:
+def _signer(scope: str) -> signing.Signer:
+    # Each list signs with a salt of its own: a cursor of one list is a bad cursor for another.
+    return signing.Signer(salt=f"{_SALT}.{scope}" if scope else _SALT, sep=".")
+
+
+def cursor_encode(cursor: PageCursor, *, scope: str = "") -> str:
     micros = (cursor.created_at - _EPOCH) // timedelta(microseconds=1)
     payload = f"{'p' if cursor.backward else 'n'}{micros}.{cursor.id}"
     token = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-    return signing.Signer(salt=_SALT, sep=".").sign(token)
+    return _signer(scope).sign(token)
 
 
-def cursor_decode(text: str) -> PageCursor:
-    """The cursor a `next`/`previous` link carries, or CursorError."""
+def cursor_decode(text: str, *, scope: str = "") -> PageCursor:
+    """The cursor a `next`/`previous` link carries, or CursorError. `scope` names the list (empty
+    for the reports' lists, `updates` for Open311's updates feed): it must be the encoder's."""
     if not text or len(text) > CURSOR_MAX_CHARS or not text.isascii():
         raise CursorError()
     try:
-        token = signing.Signer(salt=_SALT, sep=".").unsign(text)
+        token = _signer(scope).unsign(text)
         payload = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
     except (signing.BadSignature, binascii.Error, ValueError):
         raise CursorError() from None
@@ -94,49 +101,64 @@ class KeysetPage:
     previous: PageCursor | None
 
 
-def _key(row: dict[str, Any], *, backward: bool) -> PageCursor:
-    return PageCursor(created_at=row["created_at"], id=row["id"], backward=backward)
+def _key(row: dict[str, Any], *, key: str, backward: bool) -> PageCursor:
+    return PageCursor(created_at=row[key], id=row["id"], backward=backward)
 
 
 def keyset_page(
-    qs: QuerySet[Any, dict[str, Any]], *, cursor: PageCursor | None, limit: int, offset: int = 0
+    qs: QuerySet[Any, dict[str, Any]],
+    *,
+    cursor: PageCursor | None,
+    limit: int,
+    offset: int = 0,
+    key: str = "created_at",
+    ascending: bool = False,
 ) -> KeysetPage:
-    """One page of `qs` (`.values()` rows with `created_at` and `id`, newest first) after or before
-    `cursor` (the first page without one), or at `offset` (a shallow page by number, which the
+    """One page of `qs` (`.values()` rows with `key` and `id`) in the list's order, newest first by
+    (`key`, id) or oldest first when `ascending` (the Open311 updates feed, on events' `at`), after or
+    before `cursor` (the first page without one), or at `offset` (a shallow page by number, which the
     callers keep under OFFSET_MAX), with the cursors of the pages around it (by number, the caller
-    links the page before).
+    links the page before). A cursor's `created_at` holds the value of `key`.
 
-    `created_at <= key` is written out next to the exact comparison so that it is the index
-    condition: the scan starts at the key instead of filtering its way down to it."""
+    `key <= cursor` (newest first; `>=` oldest first) is written out next to the exact comparison so
+    that it is the index condition: the scan starts at the key instead of filtering its way down to
+    it."""
+    forward_order = (key, "id") if ascending else (f"-{key}", "-id")
+    backward_order = (f"-{key}", "-id") if ascending else (key, "id")
+    # The comparisons that go on in the list's order ("after") and back against it ("before").
+    after, after_eq = ("gt", "gte") if ascending else ("lt", "lte")
+    before, before_eq = ("lt", "lte") if ascending else ("gt", "gte")
     if offset:
-        rows = list(qs.order_by("-created_at", "-id")[offset : offset + limit + 1])
+        rows = list(qs.order_by(*forward_order)[offset : offset + limit + 1])
         more = len(rows) > limit
         rows = rows[:limit]
-        return KeysetPage(rows, _key(rows[-1], backward=False) if more else None, None)
+        return KeysetPage(rows, _key(rows[-1], key=key, backward=False) if more else None, None)
     if cursor is None or not cursor.backward:
         if cursor is not None:
-            qs = qs.filter(created_at__lte=cursor.created_at).filter(
-                Q(created_at__lt=cursor.created_at) | Q(id__lt=cursor.id)
+            qs = qs.filter(**{f"{key}__{after_eq}": cursor.created_at}).filter(
+                Q(**{f"{key}__{after}": cursor.created_at}) | Q(**{f"id__{after}": cursor.id})
             )
-        rows = list(qs.order_by("-created_at", "-id")[: limit + 1])
+        rows = list(qs.order_by(*forward_order)[: limit + 1])
         more = len(rows) > limit
         rows = rows[:limit]
         previous = None
         if cursor is not None:
             previous = (
-                _key(rows[0], backward=True) if rows else PageCursor(cursor.created_at, cursor.id, True)
+                _key(rows[0], key=key, backward=True)
+                if rows
+                else PageCursor(cursor.created_at, cursor.id, True)
             )
-        return KeysetPage(rows, _key(rows[-1], backward=False) if more else None, previous)
-    qs = qs.filter(created_at__gte=cursor.created_at).filter(
-        Q(created_at__gt=cursor.created_at) | Q(id__gt=cursor.id)
+        return KeysetPage(rows, _key(rows[-1], key=key, backward=False) if more else None, previous)
+    qs = qs.filter(**{f"{key}__{before_eq}": cursor.created_at}).filter(
+        Q(**{f"{key}__{before}": cursor.created_at}) | Q(**{f"id__{before}": cursor.id})
     )
-    rows = list(qs.order_by("created_at", "id")[: limit + 1])
+    rows = list(qs.order_by(*backward_order)[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit][::-1]
     return KeysetPage(
         rows,
-        _key(rows[-1], backward=False) if rows else PageCursor(cursor.created_at, cursor.id, False),
-        _key(rows[0], backward=True) if more else None,
+        _key(rows[-1], key=key, backward=False) if rows else PageCursor(cursor.created_at, cursor.id, False),
+        _key(rows[0], key=key, backward=True) if more else None,
     )
 
 

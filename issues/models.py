@@ -320,6 +320,15 @@ class ReportEvent(models.Model):
         verbose_name = _("report event")
         verbose_name_plural = _("report events")
         ordering = ["at", "id"]
+        indexes = [
+            # Open311's updates feed (issues/open311/selectors.py, request_update_page): the public
+            # changes oldest first by (at, id), a page by key reading about a page of events.
+            models.Index(
+                fields=["at", "id"],
+                condition=models.Q(public=True) & ~models.Q(kind="created"),
+                name="event_public_feed",
+            ),
+        ]
 
 
 class ReportPhoto(models.Model):

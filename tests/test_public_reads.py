@@ -19,7 +19,8 @@ from rest_framework.test import APIClient
 
 from issues import cursor as cursor_module
 from issues.cursor import PageCursor, cursor_decode, cursor_encode
-from issues.models import Report, ReportStatus
+from issues.events import note_event, status_changed_event
+from issues.models import Report, ReportEvent, ReportStatus
 from issues.services.submission import report_submit
 from tests.conftest import pt
 
@@ -295,6 +296,149 @@ def test_open311_page_numbers_still_work(city, client):
     assert codes == expected[4:] and next_url is None
 
 
+# --- Open311 GET servicerequestupdates ------------------------------------------------------------------
+
+UPDATES = "/open311/v2/servicerequestupdates"
+
+
+def _updates_history(city, n: int, *, start_days_ago: float = 30.0) -> list[ReportEvent]:
+    """`n` public updates an hour apart (the oldest first), alternating status changes and notes over
+    three reports, three of them sharing one instant (ties broken by id); next to them the events
+    the feed never shows (the creations, an internal note)."""
+    reports = [
+        _submit(city, f"گزارش {i}", reporter_name=NAME, reporter_phone=PHONE, reporter_email=EMAIL)
+        for i in range(3)
+    ]
+    made = []
+    for i in range(n):
+        report = reports[i % 3]
+        if i % 2:
+            made.append(note_event(report=report, note=f"به‌روزرسانی {i}", public=True))
+        else:
+            made.append(
+                status_changed_event(
+                    report=report, from_status="received", to_status="in_progress", action="start"
+                )
+            )
+        note_event(report=report, note=f"internal {i} {PHONE}", public=False)
+    start = timezone.now() - timedelta(days=start_days_ago)
+    for i, event in enumerate(made):
+        ReportEvent.objects.filter(pk=event.pk).update(at=start + timedelta(hours=i))
+    ReportEvent.objects.filter(pk__in=[e.pk for e in made[5:8]]).update(at=start + timedelta(hours=5))
+    ReportEvent.objects.exclude(pk__in=[e.pk for e in made]).update(at=start + timedelta(hours=2))
+    return made
+
+
+def _oldest_first(events) -> list[str]:
+    rows = ReportEvent.objects.filter(pk__in=[e.pk for e in events]).order_by("at", "id")
+    return [str(pk) for pk in rows.values_list("id", flat=True)]
+
+
+def _updates_page(client, url: str, fmt: str = "json") -> tuple[list[str], dict[str, str], str]:
+    response = client.get(url)
+    assert response.status_code == 200, response.content[:300]
+    if fmt == "json":
+        ids = [u["update_id"] for u in json.loads(response.content)]
+    else:
+        root = ET.fromstring(response.content)
+        assert root.tag == "service_request_updates"
+        ids = [u.findtext("update_id") for u in root]
+    links = dict(
+        (rel, target) for target, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', response.get("Link", ""))
+    )
+    return [i for i in ids if i], links, response.content.decode() + response.get("Link", "")
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_updates_walk_by_cursor_sees_every_update_once_while_new_ones_arrive(city, client, fmt):
+    history = _updates_history(city, 11)
+    expected = _oldest_first(history)
+    ids, links, text = _updates_page(client, f"{UPDATES}.{fmt}?page_size=4", fmt)
+    pages = [ids]
+    arrived = []
+    while "next" in links:
+        assert "cursor=" in links["next"] and "page_size=4" in links["next"] and "page=" not in links["next"]
+        # The city goes on working during the walk: these come after everything walked so far.
+        arrived.append(note_event(report=history[0].report, note="تازه", public=True))
+        ids, links, more = _updates_page(client, links["next"], fmt)
+        assert "prev" in links
+        pages.append(ids)
+        text += more
+    seen = [i for page in pages for i in page]
+    # Every update once, oldest first, ties in a fixed order; the ones that arrived are at the end.
+    assert seen[: len(expected)] == expected
+    assert seen[len(expected) :] == _oldest_first(arrived)
+    assert len(seen) == len(set(seen))
+    # And back by the `prev` links, the same pages in reverse.
+    back = [pages[-1]]
+    while "prev" in links:
+        ids, links, _more = _updates_page(client, links["prev"], fmt)
+        back.append(ids)
+    assert back == pages[::-1]
+    for secret in (NAME, PHONE, EMAIL, "internal"):
+        assert secret not in text
+
+
+def test_updates_date_range_pages_by_cursor(city, client):
+    history = _updates_history(city, 14, start_days_ago=200)
+    inside = history[2:12]
+    start = ReportEvent.objects.get(pk=inside[0].pk).at
+    end = ReportEvent.objects.get(pk=inside[-1].pk).at
+    query = f"start_date={start.isoformat()}&end_date={end.isoformat()}&page_size=3".replace("+", "%2B")
+    ids, links, _text = _updates_page(client, f"{UPDATES}.json?{query}")
+    seen, pages = list(ids), 1
+    while "next" in links:
+        assert "start_date" in links["next"] and "end_date" in links["next"]
+        note_event(report=history[0].report, note="تازه", public=True)  # now: outside the range
+        ids, links, _text = _updates_page(client, links["next"])
+        seen += ids
+        pages += 1
+    assert seen == _oldest_first(inside) and pages == 4
+    # With no dates, the last 90 days: the range 200 days ago is not in it, today's notes are.
+    ids, _links, _text = _updates_page(client, f"{UPDATES}.json")
+    assert set(ids).isdisjoint(_oldest_first(history)) and len(ids) == 3
+
+
+def test_updates_page_numbers_still_work_then_the_cursor(city, client):
+    expected = _oldest_first(_updates_history(city, 7, start_days_ago=3))
+    ids, links, _text = _updates_page(client, f"{UPDATES}.json?page_size=3&page=2")
+    assert ids == expected[3:6]
+    assert "page=" not in links["next"] and "cursor=" in links["next"]
+    ids, links, _text = _updates_page(client, links["next"])
+    assert ids == expected[6:] and "next" not in links
+
+
+def test_updates_bad_cursor_deep_page_and_foreign_cursor_are_400(city, client):
+    _updates_history(city, 4, start_days_ago=2)
+    before = ReportEvent.objects.count()
+    for bad in ("nonsense", "x" * 500, "ب"):
+        response = client.get(f"{UPDATES}.json", {"cursor": bad, "locale": "en"})
+        assert response.status_code == 400
+        (error,) = json.loads(response.content)
+        assert error["description"].startswith("cursor:") and "bad_cursor" in error["description"]
+    # A cursor of the requests list is not one of the feed's (and the other way round).
+    _codes_, requests_next, _text = _o311_page(client, f"{OPEN311}.json?page_size=1", "json")
+    assert requests_next is not None
+    requests_cursor = parse_qs(urlsplit(requests_next).query)["cursor"][0]
+    response = client.get(f"{UPDATES}.json", {"cursor": requests_cursor, "locale": "en"})
+    assert response.status_code == 400 and b"bad_cursor" in response.content
+    _ids, links, _text = _updates_page(client, f"{UPDATES}.json?page_size=1")
+    updates_cursor = parse_qs(urlsplit(links["next"]).query)["cursor"][0]
+    response = client.get(f"{OPEN311}.json", {"cursor": updates_cursor, "locale": "en"})
+    assert response.status_code == 400 and b"bad_cursor" in response.content
+    # With a page number too: 400.
+    response = client.get(f"{UPDATES}.json", {"cursor": updates_cursor, "page": "2", "locale": "en"})
+    assert response.status_code == 400
+    # Too deep by number: 400 in the asked format, pointing to the Link header.
+    response = client.get(f"{UPDATES}.xml?page=11&page_size=1000&locale=en")
+    assert response.status_code == 400
+    description = ET.fromstring(response.content).findtext("error/description")
+    assert description.startswith("page:") and "Link" in description and "updates" in description
+    response = client.get(f"{UPDATES}.json?page=10&page_size=1000")
+    assert response.status_code == 200 and json.loads(response.content) == []
+    assert ReportEvent.objects.count() == before
+
+
 # --- No contact data, anywhere -------------------------------------------------------------------------
 
 
@@ -332,3 +476,6 @@ def test_the_public_list_indexes_exist():
         "report_description_trgm",
         "report_district_inbox",
     } <= names
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'issues_reportevent'")
+        assert "event_public_feed" in {row[0] for row in cursor.fetchall()}

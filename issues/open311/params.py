@@ -31,6 +31,8 @@ MAX_RADIUS_M = 50_000.0
 DEFAULT_RADIUS_M = 1_000.0
 MAX_IDS = 1000
 LANGUAGES = ("fa", "en")
+# The updates feed's cursors are signed apart from the requests' (issues/cursor.py).
+UPDATES_CURSOR_SCOPE = "open311.updates"
 
 
 class Open311Error(Exception):
@@ -162,6 +164,30 @@ def requests_paging(params: QueryDict) -> tuple[PageCursor | None, int, int]:
     """(cursor, offset, limit) of a `GET requests`. Pages by number reach the first OFFSET_MAX
     requests (deeper, an offset costs what it skips); the `Link` header's `next` carries a cursor,
     which goes anywhere at the cost of one page. A cursor that is not ours is a 400."""
+    return _keyset_paging(
+        params,
+        scope="",
+        too_deep=_(
+            "pages by number reach the first %(n)d requests only; follow the `next` link of the "
+            "Link header (it carries a cursor) to go further."
+        ),
+    )
+
+
+def updates_paging(params: QueryDict) -> tuple[PageCursor | None, int, int]:
+    """(cursor, offset, limit) of a `GET servicerequestupdates`, as `requests_paging`; its cursors
+    are the feed's own (a cursor of `requests` is refused here, and the other way round)."""
+    return _keyset_paging(
+        params,
+        scope=UPDATES_CURSOR_SCOPE,
+        too_deep=_(
+            "pages by number reach the first %(n)d updates only; follow the `next` link of the "
+            "Link header (it carries a cursor) to go further."
+        ),
+    )
+
+
+def _keyset_paging(params: QueryDict, *, scope: str, too_deep: str) -> tuple[PageCursor | None, int, int]:
     offset, limit = paging(params)
     text = value(params, "cursor")
     cursor = None
@@ -169,19 +195,11 @@ def requests_paging(params: QueryDict) -> tuple[PageCursor | None, int, int]:
         if value(params, "page") is not None:
             raise Open311Error(400, "cursor: " + _("use either page or cursor, not both."))
         try:
-            cursor = cursor_decode(text)
+            cursor = cursor_decode(text, scope=scope)
         except CursorError as exc:
             raise Open311Error(400, f"cursor: {exc.message} ({exc.code})") from None
     if offset + limit > OFFSET_MAX:
-        raise Open311Error(
-            400,
-            "page: "
-            + _(
-                "pages by number reach the first %(n)d requests only; follow the `next` link of the "
-                "Link header (it carries a cursor) to go further."
-            )
-            % {"n": OFFSET_MAX},
-        )
+        raise Open311Error(400, "page: " + too_deep % {"n": OFFSET_MAX})
     return cursor, offset, limit
 
 

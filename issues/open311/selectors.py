@@ -180,11 +180,18 @@ def request_id_for_token(*, token: str) -> str | None:
     return _reports().filter(open311_token=token).values_list("tracking_code", flat=True).first()
 
 
-def request_update_rows(
-    *, start: datetime | None, end: datetime | None, offset: int, limit: int
-) -> list[Row]:
-    """Public changes to reports (status changes, notes, re-routing), oldest first: mySociety's
-    `servicerequestupdates` feed, which city back-ends poll to keep their copy in step."""
+UPDATE_FIELDS = ("id", "kind", "at", "note", "to_status", "status_after", "report__tracking_code")
+
+
+def request_update_page(
+    *, start: datetime | None, end: datetime | None, cursor: PageCursor | None, offset: int, limit: int
+) -> KeysetPage:
+    """Public changes to reports (status changes, notes, re-routing), oldest first by (at, id):
+    mySociety's `servicerequestupdates` feed, which city back-ends poll to keep their copy in step.
+    A page after or before `cursor` (the first without one), or at `offset` (a shallow page by
+    number), with the cursors around it. The filter and the order are the partial index
+    `event_public_feed (at, id) WHERE public AND kind <> 'created'` (issues/models.py), so a page
+    reads about a page of events, each joined to its report by primary key, at any archive size."""
     events = ReportEvent.objects.filter(public=True, report__city=settings.OPEN137_CITY).exclude(
         kind=ReportEvent.Kind.CREATED
     )
@@ -199,10 +206,5 @@ def request_update_rows(
         .order_by("-at", "-id")
         .values("to_status")[:1]
     )
-    return list(
-        events.annotate(status_after=Subquery(status_after))
-        .order_by("at", "id")
-        .values("id", "kind", "at", "note", "to_status", "status_after", "report__tracking_code")[
-            offset : offset + limit
-        ]
-    )
+    rows = events.annotate(status_after=Subquery(status_after)).values(*UPDATE_FIELDS)
+    return keyset_page(rows, cursor=cursor, limit=limit, offset=offset, key="at", ascending=True)

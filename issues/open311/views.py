@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from issues.cursor import cursor_encode
+from issues.cursor import KeysetPage, cursor_encode
 from issues.open311 import documents, params
 from issues.open311.params import Open311Error
 from issues.open311.render import FORMATS, render, render_errors
@@ -37,7 +37,7 @@ from issues.open311.selectors import (
     request_notes,
     request_page,
     request_rows,
-    request_update_rows,
+    request_update_page,
     service_attributes,
     service_list,
 )
@@ -262,16 +262,21 @@ def requests(request: HttpRequest, call: Call) -> HttpResponse:
     response = render(
         call.fmt, root="service_requests", item="request", data=_requests_document(request, call, page.rows)
     )
-    # The spec's answer is a bare list: the way on is in the Link header (RFC 8288), a cursor.
+    _link_header(request, response, page, scope="")
+    return response
+
+
+def _link_header(request: HttpRequest, response: HttpResponse, page: KeysetPage, *, scope: str) -> None:
+    """The spec's answers are bare lists: the way on is in the Link header (RFC 8288), this request
+    with a cursor (signed for the list `scope`) instead of a page number."""
     url = remove_query_param(request.build_absolute_uri(), "page")
     links = [
-        f'<{replace_query_param(url, "cursor", cursor_encode(key))}>; rel="{rel}"'
+        f'<{replace_query_param(url, "cursor", cursor_encode(key, scope=scope))}>; rel="{rel}"'
         for rel, key in (("next", page.next), ("prev", page.previous))
         if key is not None
     ]
     if links:
         response["Link"] = ", ".join(links)
-    return response
 
 
 def _request_create(request: HttpRequest, call: Call) -> HttpResponse:
@@ -352,7 +357,9 @@ def token(request: HttpRequest, call: Call, token: str) -> HttpResponse:
 @endpoint()
 def request_updates(request: HttpRequest, call: Call) -> HttpResponse:
     start, end = params.date_window(call.params)
-    offset, limit = params.paging(call.params)
-    rows = request_update_rows(start=start, end=end, offset=offset, limit=limit)
-    data = [documents.request_update(row) for row in rows]
-    return render(call.fmt, root="service_request_updates", item="request_update", data=data)
+    cursor, offset, limit = params.updates_paging(call.params)
+    page = request_update_page(start=start, end=end, cursor=cursor, offset=offset, limit=limit)
+    data = [documents.request_update(row) for row in page.rows]
+    response = render(call.fmt, root="service_request_updates", item="request_update", data=data)
+    _link_header(request, response, page, scope=params.UPDATES_CURSOR_SCOPE)
+    return response

@@ -22,6 +22,7 @@ from django.contrib.gis.geos import Point
 from django.utils import timezone
 
 from districts.models import RoutingRule
+from issues import cursor as cursor_module
 from issues.models import Report
 from tests.browser import CHROMIUM_ARGS, browser_missing, chromium_or_skip, playwright_or_skip
 from tests.test_accessibility import AXE, _describe, _violations
@@ -227,6 +228,31 @@ def test_the_more_button_pages_through_a_long_list(browser, site, city):
     expect(page.locator("#map-summary")).to_have_text("65 reports in this view.")
     expect(page.locator("#map-more")).to_be_hidden()
     assert errors == []
+    context.close()
+
+
+def test_a_capped_count_reads_as_more_than_the_cap(browser, site, city, monkeypatch):
+    """Past its cap the API says `count_capped` (10,000 and more at a million reports): the summary
+    says "10,000+", not "the first 50 of 10,000". The cap is lowered to 60 for 65 reports in view."""
+    monkeypatch.setattr(cursor_module, "COUNT_CAP", 60)
+    base, _reports = site
+    many = [_report(city, 100 + i, 50.004 + i * 0.00005, 36.269, category=city.pothole) for i in range(60)]
+    Report.objects.bulk_create(many)
+    context, page, errors = _page(browser, lang="en")
+    _set_language(context, base, "en")
+    page.goto(f"{base}/map/?{VIEW}&zoom=14")
+    expect(page.locator("#map-reports li")).to_have_count(50)
+    expect(page.locator("#map-summary")).to_have_text("60+ reports in this view; the first 50 are listed.")
+    # The next page is the last: every report is listed, and the list is the exact count.
+    page.click("#map-more")
+    expect(page.locator("#map-reports li")).to_have_count(65)
+    expect(page.locator("#map-summary")).to_have_text("65 reports in this view.")
+    context.close()
+    # In Persian, with Persian digits.
+    context, page, more_errors = _page(browser)
+    page.goto(f"{base}/map/?{VIEW}&zoom=14")
+    expect(page.locator("#map-summary")).to_have_text("۶۰+ گزارش در این نما؛ ۵۰ گزارش نخست فهرست شده‌اند.")
+    assert errors == [] and more_errors == []
     context.close()
 
 

@@ -215,12 +215,17 @@
     (page.features || []).forEach(function (f) { list.appendChild(listItem(f)); });
     var shown = list.children.length;
     var total = typeof page.count === "number" ? page.count : shown;
+    // The API counts up to a cap (10,000) and says when there are more: "10,000+", not "of 10,000".
+    // Past the cap with every report listed (no next page), the list itself is the exact count.
+    var capped = page.count_capped === true && !!page.next;
+    if (page.count_capped === true && !page.next) { total = shown; }
+    var totalText = capped ? num(total) + "+" : num(total);
     if (!total) {
       summary.textContent = strings.summaryNone;
-    } else if (shown < total) {
-      summary.textContent = fmt(strings.summaryShown, { n: num(total), shown: num(shown) });
+    } else if (shown < total || capped) {
+      summary.textContent = fmt(strings.summaryShown, { n: totalText, shown: num(shown) });
     } else {
-      summary.textContent = fmt(strings.summary, { n: num(total) });
+      summary.textContent = fmt(strings.summary, { n: totalText });
     }
     more.hidden = !page.next;
     more.dataset.next = page.next || "";

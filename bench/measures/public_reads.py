@@ -30,6 +30,10 @@ WARMUP = 15
 REPEATS = 200
 PAGE_SIZE = 100
 MAX_RATIO = 1.5
+# Open311's updates feed: this many public updates (notes) on archive reports, spread over the
+# measured window, made on each side by `_updates_ensure` (marked by UPDATES_LABEL).
+UPDATES_N = 300
+UPDATES_LABEL = "bench:public_reads"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -80,7 +84,36 @@ def _reports_ensure(*, archive_n: int) -> dict[str, int]:
     archive = archive_ensure(n=archive_n)
     if Report.objects.filter(category_id=city.category_id).count() != SEEDED:
         reports_seed(city, SEEDED)
+    _updates_ensure(archive_category_id=archive.category_id)
     return {"archive_category_id": archive.category_id, "total": Report.objects.count()}
+
+
+def _window() -> tuple[datetime, datetime]:
+    """A quarter of the last year's spring, in both archives (ten years of reports at their spread)."""
+    end = (datetime.now().astimezone() - timedelta(days=270)).replace(microsecond=0)
+    return end - timedelta(days=90), end
+
+
+def _updates_ensure(*, archive_category_id: int) -> None:
+    """UPDATES_N public notes on archive reports received before the window, spread evenly over it
+    (the window moves a day a day: they are made again when they no longer all fall in it). The
+    archive has no events of its own; these are the only ones the measure adds, marked by their
+    actor label, and its reports are not touched."""
+    from issues.events import note_event
+    from issues.models import Report, ReportEvent
+
+    start, end = _window()
+    # A day inside the window at both ends: the request computes its window a little later.
+    first, last = start + timedelta(days=1), end - timedelta(days=1)
+    mine = ReportEvent.objects.filter(actor_label=UPDATES_LABEL)
+    if mine.count() == UPDATES_N and mine.filter(at__gte=first, at__lte=last).count() == UPDATES_N:
+        return
+    mine.delete()
+    reports = Report.objects.filter(category_id=archive_category_id, created_at__lt=start).order_by("id")
+    step = (last - first) / UPDATES_N
+    for index, report in enumerate(reports[:UPDATES_N]):
+        event = note_event(report=report, note="bench update", public=True, actor_label=UPDATES_LABEL)
+        ReportEvent.objects.filter(pk=event.pk).update(at=first + step * index)
 
 
 @contextmanager
@@ -116,7 +149,7 @@ def _vacuum(database_url: str) -> None:
     import psycopg
 
     with psycopg.connect(_libpq(database_url), autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE) issues_report")
+        conn.execute("VACUUM (ANALYZE) issues_report, issues_reportevent")
 
 
 def _middle_cursor(database_url: str) -> tuple[int, str]:
@@ -139,9 +172,7 @@ def _requests(side: Side) -> dict[str, str]:
     cursor (halfway down each side's list)."""
     from bench.archive import ARCHIVE_CATEGORY
 
-    # A quarter of the last year's spring, in both archives (ten years of reports at their spread).
-    end = (datetime.now().astimezone() - timedelta(days=270)).replace(microsecond=0)
-    start = end - timedelta(days=90)
+    start, end = _window()
     window = urllib.parse.urlencode(
         {"start_date": start.isoformat(), "end_date": end.isoformat(), "page_size": PAGE_SIZE}
     )
@@ -154,6 +185,7 @@ def _requests(side: Side) -> dict[str, str]:
         "text search (common word)": f"/api/reports/?q={urllib.parse.quote('چاله')}&{page}",
         "category and status": f"/api/reports/?category={ARCHIVE_CATEGORY}&status=open&{page}",
         "Open311 date range": f"/open311/v2/requests.json?{window}",
+        "Open311 updates date range": f"/open311/v2/servicerequestupdates.json?{window}",
     }
 
 
@@ -182,8 +214,10 @@ def public_reads_scaling() -> list[Result]:
     open reports, a deep page (the cursor of the report halfway down the list: the 5,001st on one
     side, the 501,001st on the other), a text search (`q=فاضلاب`, the 333 seeded reports that hold
     the word), a text search for a word in nearly every report (`q=چاله`), a category with a status
-    (the archive's category, open), and an Open311 date range (a 90-day window of last year, 100 a
-    page). Each page holds 100 reports on both sides: the same answer, from a hundred times the
+    (the archive's category, open), an Open311 date range (a 90-day window of last year, 100 a
+    page), and Open311's updates feed over the same window (the first 100 of the 300 public notes
+    the measure puts in it on each side: the archive has no events; the feed's cost against the
+    reports it joins, not against a larger events table). Each page holds 100 reports on both sides: the same answer, from a hundred times the
     archive. Figure: the worst ratio of the p95 latencies (1,000,000 / 10,000) over the requests;
     target at most 1.5, a page costing the same whatever the archive's size.
 
@@ -192,7 +226,9 @@ def public_reads_scaling() -> list[Result]:
     (bench/datasets.py). The small side is a database of its own, `open137_bench_small` next to it,
     made once (kept between runs, checked each time) by the same two functions: an archive of 8,000
     with the same spread (seeded points in the counties, ten years, statuses by age) and the same
-    2,000 seeded reports, 10,000 in all. Both tables are vacuumed (plain `VACUUM (ANALYZE)`, as
+    2,000 seeded reports, 10,000 in all. On each side the measure adds 300 public notes on archive
+    reports, spread over the Open311 window (`_updates_ensure`, actor label `bench:public_reads`;
+    made again only when the window has moved past them). Both tables are vacuumed (plain `VACUUM (ANALYZE)`, as
     autovacuum keeps a live database: the other API measures' VACUUM FULL leaves the visibility map
     empty, and the capped counts would read rows instead of index entries). Servers: one gunicorn per database (1 sync worker each,
     bench/server.py), both up at once; one client sends each request to both sides in turn (which

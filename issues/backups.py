@@ -455,9 +455,17 @@ def restore_run(plan: RestorePlan) -> RestoreResult:
         ]
         if plan.postgis_installed:
             # The DBA created the target with PostGIS (as a role that may create it): restoring the
-            # extension's own entry again would need that role's rights.
+            # extension's own entry again would need that role's rights. Only the extensions the
+            # target already has are skipped; the others (pg_trgm, for the text search's index) are
+            # created by the restore, as migrate created them.
+            with db.connect(autocommit=True) as conn:
+                installed = {row[0] for row in conn.execute("SELECT extname FROM pg_extension")}
             entries = _run([pg_restore, "--list", dump], db=db, what="pg_restore --list").splitlines()
-            kept = [line for line in entries if not _EXTENSION_ENTRY.match(line)]
+            kept = [
+                line
+                for line in entries
+                if not ((match := _EXTENSION_ENTRY.match(line)) and match[1] in installed)
+            ]
             listing = Path(tmp) / "restore.list"
             listing.write_text("\n".join(kept) + "\n", encoding="utf-8")
             command.append(f"--use-list={listing}")

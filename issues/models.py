@@ -268,6 +268,8 @@ class Report(models.Model):
                 name="report_token_sealed",
                 condition=models.Q(private_token_sealed__isnull=False),
             ),
+            # The demo's generated reports, and only them (replacing the set, the exports' check).
+            models.Index(fields=["id"], name="report_generated", condition=models.Q(generated=True)),
         ]
 
     def __str__(self) -> str:

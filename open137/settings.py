@@ -293,6 +293,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Several documents have a `kind` and a `status` of different meanings (a report's, a
+    # participation point's, a pledge's): each set of choices gets its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "ReportStatusEnum": "issues.models.ReportStatus",
+        "MessageKindEnum": "issues.models.MessageKind",
+        "PointKindEnum": "participation.models.PointKind",
+        # As the participation API offers them (the states a citizen can see).
+        "PointStatusEnum": ["stocked", "empty"],
+        "PledgeStatusEnum": ["active", "done", "confirmed", "withdrawn"],
+    },
 }
 
 # --- Security (production) -------------------------------------------------------------------------

@@ -112,7 +112,12 @@ def via_api(town, submission: dict[str, Any], *, key: str | None = None, lat: fl
     extra: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
     response = APIClient(HTTP_ACCEPT_LANGUAGE="en").post("/api/reports/", data, format="json", **extra)
     body = json.loads(response.content)
-    return response.status_code, body.get("error", ""), body.get("code")
+    # A created report's `code` is its tracking code; a refusal's is the error's machine code.
+    return (
+        response.status_code,
+        body.get("error", ""),
+        body.get("code") if response.status_code < 400 else None,
+    )
 
 
 def via_open311(town, submission: dict[str, Any], *, lat: float = LAT):

@@ -273,6 +273,10 @@ OPEN137_RATE_SUPPORT = os.environ.get("OPEN137_RATE_SUPPORT", "120/hour")
 OPEN137_RATE_UPDATES = os.environ.get("OPEN137_RATE_UPDATES", "60/hour")
 # Open311 POSTs count per API key (one key serves a whole app's users).
 OPEN137_RATE_OPEN311 = os.environ.get("OPEN137_RATE_OPEN311", "600/hour")
+# Alert subscriptions (each may send a confirmation message to someone) and the one-tap "this salt
+# bin is empty".
+OPEN137_RATE_ALERTS = os.environ.get("OPEN137_RATE_ALERTS", "10/hour")
+OPEN137_RATE_POINT_EMPTY = os.environ.get("OPEN137_RATE_POINT_EMPTY", "30/hour")
 # Django's cache lives in PostgreSQL, shared by every app process and server: no process-local state
 # (the write limits keep their own counters, issues.models.RateCounter). The table is created by `migrate` (issues/migrations/0003_cache_table.py).
 CACHES = {
@@ -438,6 +442,17 @@ OPEN137_TILE_BUFFER = int(os.environ.get("OPEN137_TILE_BUFFER", "64"))
 # A heatmap at zoom z counts in cells of zoom z + N (4: 16 x 16 cells a tile), at most MAX_CELLS.
 OPEN137_HEATMAP_CELL_LEVELS = int(os.environ.get("OPEN137_HEATMAP_CELL_LEVELS", "4"))
 OPEN137_HEATMAP_MAX_CELLS = int(os.environ.get("OPEN137_HEATMAP_MAX_CELLS", "10000"))
+# Hotspots (issues/oversight/hotspots.py): at least MIN_REPORTS reports of one category within
+# RADIUS_M metres of each other in a window of DAYS days (at most MAX_DAYS), at most MAX_RESULTS places.
+OPEN137_HOTSPOT_MIN_REPORTS = int(os.environ.get("OPEN137_HOTSPOT_MIN_REPORTS", "5"))
+OPEN137_HOTSPOT_RADIUS_M = float(os.environ.get("OPEN137_HOTSPOT_RADIUS_M", "50"))
+OPEN137_HOTSPOT_DAYS = int(os.environ.get("OPEN137_HOTSPOT_DAYS", "90"))
+OPEN137_HOTSPOT_MAX_DAYS = int(os.environ.get("OPEN137_HOTSPOT_MAX_DAYS", "366"))
+OPEN137_HOTSPOT_MAX_RESULTS = int(os.environ.get("OPEN137_HOTSPOT_MAX_RESULTS", "500"))
+# Scorecards (issues/oversight/SCORECARDS.md): the period without `since`, and the size above which a
+# period of whole days is read from the maintained aggregate instead of counted exactly.
+OPEN137_SCORECARD_DEFAULT_DAYS = int(os.environ.get("OPEN137_SCORECARD_DEFAULT_DAYS", "365"))
+OPEN137_SCORECARD_EXACT_MAX = int(os.environ.get("OPEN137_SCORECARD_EXACT_MAX", "20000"))
 # Cache-Control max-age of tiles and heatmaps, in seconds: a proxy serves repeats meanwhile.
 OPEN137_MAP_MAX_AGE = int(os.environ.get("OPEN137_MAP_MAX_AGE", "60"))
 if not (0 <= OPEN137_TILE_CELL_LEVELS <= 6 and 0 <= OPEN137_HEATMAP_CELL_LEVELS <= 6):

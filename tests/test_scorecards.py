@@ -245,7 +245,8 @@ def expected_numbers(
 
 
 def _numbers(row: dict[str, Any]) -> dict[str, Any]:
-    keys = expected_numbers.__code__  # noqa: F841  (the keys are those of expected_numbers' answer)
+    """The numbers of a scorecard row, by the names `expected_numbers` answers with (listed here, not
+    taken from the code under test, so a renamed or dropped number fails)."""
     return {
         k: row[k]
         for k in (

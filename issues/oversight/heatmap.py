@@ -83,7 +83,7 @@ def report_heatmap_cells(
     level = heatmap_level(zoom=zoom)
     if bbox is not None:
         filters = replace(filters, bbox=bbox)
-    where, params = filters_sql(filters, with_bbox=False)
+    where, params = filters_sql(filters, with_bbox=False, open_index=True)
     params.update(shift=2 * (CELL_LEVEL - level), max_cells=config.heatmap_max_cells)
     inside: tuple[tuple[int, int], ...]
     border: tuple[tuple[int, int], ...]

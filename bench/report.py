@@ -50,7 +50,7 @@ def markdown_render(
         "Each figure is measured side by side with a plain reference in the same run, so the ratio",
         "says more than the absolute figure, which depends on the machine.",
         "",
-        f"Reproduce: `{COMMAND}` (all measures, about 25 minutes on 2 cores; the first run also makes the million-report archive, a few minutes more), or "
+        f"Reproduce: `{COMMAND}` (all measures, about 15 minutes on 2 cores; the first run also makes the million-report archive, a few minutes more), or "
         f"`{COMMAND} ONLY=name` for one measure. It runs on its own database, `<db>_bench` next to the "
         "configured one (created, with PostGIS, and migrated by the bench), with `OPEN137_DEBUG=0` "
         "(no query log) unless set.",

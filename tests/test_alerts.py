@@ -11,6 +11,7 @@ from io import StringIO
 
 import pytest
 from django.conf import settings
+from django.contrib.gis.geos import Point
 from django.core.management import call_command
 from django.db import connections
 from django.test import Client
@@ -62,8 +63,8 @@ def _subscribed(contact: str = "sub@example.org", *, confirm: bool = True, **cri
     return requested.subscription
 
 
-def _report(city, where="r1", *, category=None, point: object = "default", **extra) -> Report:
-    location = pt(*getattr(city.points, where)) if point == "default" else point
+def _report(city, where="r1", *, category=None, point: Point | None | str = "default", **extra) -> Report:
+    location = pt(*getattr(city.points, where)) if isinstance(point, str) else point
     return report_create(category=category or city.pothole, location=location, **extra)
 
 

@@ -37,8 +37,10 @@ def quick_statements(queries) -> int:
 
 
 def act(user, report: Report, action: str, **arguments):
+    scope = staff_scope(user=user)
+    assert scope is not None
     return report_transition_by_code(
-        code=report.tracking_code, action=action, actor=user, scope=staff_scope(user=user), **arguments
+        code=report.tracking_code, action=action, actor=user, scope=scope, **arguments
     )
 
 

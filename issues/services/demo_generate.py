@@ -833,6 +833,11 @@ def demo_generate(*, plan: GeneratePlan) -> GenerateResult:
             _execute(cursor, sql, params)
             if sql.lstrip().startswith("INSERT INTO"):
                 counts[sql.split()[2]] = cursor.rowcount
+        # Tens of thousands of rows written at once: without fresh statistics the planner takes the
+        # tables for the few rows they held before, and the next reads (the demo's own sample
+        # reports, the scorecards) loop over every report for every event.
+        for table in ("issues_report", "issues_reportevent", "issues_satisfactionrating"):
+            cursor.execute(f"ANALYZE {table}")  # noqa: S608 (our own tables)
         cursor.execute(
             "SELECT status, count(*) FROM issues_report WHERE generated GROUP BY 1 ORDER BY 2 DESC"
         )

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.gis.admin import GISModelAdmin
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -26,6 +28,28 @@ class PointEventInline(admin.TabularInline):
         return False
 
 
+_EDITED = ("kind", "name_fa", "name_en", "location", "notes")
+
+
+class ParticipationPointForm(forms.ModelForm):
+    """The admin's form checks a point with the services' own rules, so a refusal (notes too long,
+    a point off the map) is shown next to its field instead of failing in save_model."""
+
+    class Meta:
+        model = ParticipationPoint
+        fields = list(_EDITED)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.errors:
+            values = {k: cleaned.get(k) if cleaned.get(k) is not None else "" for k in _EDITED}
+            try:
+                cleaned.update(services.point_fields_clean(**values))
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
+
+
 @admin.register(ParticipationPoint)
 class ParticipationPointAdmin(GISModelAdmin):
     list_display = ("name_fa", "kind", "status", "empty_reports", "district", "retired_at")
@@ -33,6 +57,7 @@ class ParticipationPointAdmin(GISModelAdmin):
     search_fields = ("name_fa", "name_en")
     fields = ("kind", "name_fa", "name_en", "location", "notes", "status", "district", "empty_reports")
     readonly_fields = ("status", "district", "empty_reports")
+    form = ParticipationPointForm
     inlines = [PointEventInline]
     actions = ["restock", "retire"]
 
@@ -41,8 +66,7 @@ class ParticipationPointAdmin(GISModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: ParticipationPoint, form: Any, change: bool) -> None:
-        values = {k: form.cleaned_data.get(k) for k in ("kind", "name_fa", "name_en", "location", "notes")}
-        values = {k: (v if v is not None else "") for k, v in values.items()}
+        values = {k: form.cleaned_data[k] for k in _EDITED}
         if change:
             saved = services.point_update(point=obj, actor=request.user, **values)  # type: ignore[arg-type]
         else:

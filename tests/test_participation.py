@@ -517,3 +517,28 @@ def test_the_public_timeline_says_a_citizen_took_it_on_in_the_readers_language(a
     # Nobody is named, nor reachable.
     for page in (english, persian):
         assert "Reza Karimi" not in page and "09121112233" not in page
+
+
+def test_the_admin_refuses_a_bad_point_next_to_its_field_and_writes_nothing(admin_client, points):
+    point = points.r1
+    url = f"/admin/participation/participationpoint/{point.pk}/change/"
+    data = {
+        "kind": point.kind,
+        "name_fa": point.name_fa,
+        "name_en": point.name_en,
+        "location": "SRID=4326;POINT(50.015 36.275)",
+        "notes": "x" * 2001,
+        "events-TOTAL_FORMS": "0",
+        "events-INITIAL_FORMS": "0",
+    }
+    response = admin_client.post(url, data)
+    assert response.status_code == 200
+    assert "notes" in response.context["adminform"].form.errors
+    events = PointEvent.objects.filter(point=point).count()
+    point.refresh_from_db()
+    assert point.notes != "x" * 2001 and PointEvent.objects.filter(point=point).count() == events
+    data["notes"] = "the bin by the mosque"
+    saved = admin_client.post(url, data)
+    assert saved.status_code == 302
+    point.refresh_from_db()
+    assert point.notes == "the bin by the mosque"

@@ -153,3 +153,5 @@ def test_download_view(city, city_reports, client):
         bad = client.get(URL.format(kind=kind), params)
         assert bad.status_code == 400, params
         assert list(bad.json()["detail"]) == [field]
+        # The API's one error shape: a machine code beside the message, as every other 400.
+        assert bad.json()["code"] == "invalid"

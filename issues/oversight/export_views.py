@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
@@ -13,17 +13,16 @@ from issues.oversight.exports import EXPORT_KINDS, export_file_name, map_export_
 from issues.oversight.hotspot_views import _metres, _whole
 from issues.oversight.hotspots import HotspotParameterError
 from issues.oversight.sql import oversight_settings
-
-
-def _error(field: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": f"{field}: {message}", "detail": {field: [message]}}, status=400)
+from issues.oversight.views import field_error_response
 
 
 @require_safe
 def map_export(request: HttpRequest, kind: str) -> HttpResponse:
     """The map of `kind` (in the path: `kind` in the query is the filters' message kind)."""
     if kind not in EXPORT_KINDS:
-        return _error("kind", _("must be one of: %(kinds)s.") % {"kinds": ", ".join(EXPORT_KINDS)})
+        return field_error_response(
+            "kind", _("must be one of: %(kinds)s.") % {"kinds": ", ".join(EXPORT_KINDS)}
+        )
     try:
         filters = report_filters_parse(request.GET)
         page = map_export_html(
@@ -34,7 +33,7 @@ def map_export(request: HttpRequest, kind: str) -> HttpResponse:
             days=_whole(request.GET, "days"),
         )
     except (FilterError, HotspotParameterError) as exc:
-        return _error(exc.field, exc.message)
+        return field_error_response(exc.field, exc.message)
     response = HttpResponse(page, content_type="text/html; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{export_file_name(kind=kind)}"'
     response["Cache-Control"] = f"public, max-age={oversight_settings().max_age}"

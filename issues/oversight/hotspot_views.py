@@ -30,7 +30,7 @@ from issues.oversight.hotspots import (
     hotspot_settings,
     hotspot_window,
 )
-from issues.oversight.views import FILTER_PARAMETERS, _cacheable
+from issues.oversight.views import FILTER_PARAMETERS, cacheable_response
 from open137.api import AnswersInItsOwnFormat
 
 
@@ -163,7 +163,7 @@ class HotspotApi(APIView):
             "radius_m": config.radius_m if radius_m is None else radius_m,
             "features": [hotspot_feature(h) for h in hotspots],
         }
-        return _cacheable(
+        return cacheable_response(
             orjson.dumps(body),
             "application/geo+json",
             if_none_match=request.headers.get("If-None-Match", ""),

@@ -37,12 +37,12 @@ from open137.api import AnswersInItsOwnFormat, field_error_body
 MVT_CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
 
 
-def _error(field: str, message: str) -> JsonResponse:
+def field_error_response(field: str, message: str) -> JsonResponse:
     """A 400 in the API's shape (districts.apis.field_error's, for a view outside DRF)."""
     return JsonResponse(field_error_body(field, message), status=400)
 
 
-def _cacheable(body: bytes, content_type: str, *, if_none_match: str) -> HttpResponse:
+def cacheable_response(body: bytes, content_type: str, *, if_none_match: str) -> HttpResponse:
     """`body` with Cache-Control and its ETag, or a 304 when the client already holds it (its
     If-None-Match header names the ETag)."""
     etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
@@ -64,17 +64,17 @@ def report_tile(request: HttpRequest, z: str, x: str, y: str) -> HttpResponse:
     try:
         tile = tile_parse(z, x, y)
     except TileError as exc:
-        return _error("tile", exc.message)
+        return field_error_response("tile", exc.message)
     try:
         filters = report_filters_parse(request.GET)
     except FilterError as exc:
-        return _error(exc.field, exc.message)
+        return field_error_response(exc.field, exc.message)
     body = report_tile_mvt(z=tile.z, x=tile.x, y=tile.y, filters=filters)
     if not body:
         response = HttpResponse(status=204)
         response["Cache-Control"] = f"public, max-age={oversight_settings().max_age}"
         return response
-    return _cacheable(body, MVT_CONTENT_TYPE, if_none_match=request.headers.get("If-None-Match", ""))
+    return cacheable_response(body, MVT_CONTENT_TYPE, if_none_match=request.headers.get("If-None-Match", ""))
 
 
 # The filters of /api/reports/, with the same names and meaning; status defaults to the open ones.
@@ -159,7 +159,7 @@ class HeatmapApi(APIView):
                 _("more than %(n)d cells hold reports: zoom out or ask for a smaller bbox.")
                 % {"n": exc.max_cells},
             ) from None
-        return _cacheable(
+        return cacheable_response(
             orjson.dumps(heatmap_geojson(cells)),
             "application/geo+json",
             if_none_match=request.headers.get("If-None-Match", ""),

@@ -20,6 +20,7 @@ Pure functions, no Django: `geo` imports no app.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -201,6 +202,49 @@ def merged_ranges(ranges: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
         else:
             out.append((low, high))
     return tuple(out)
+
+
+@functools.cache
+def _edge_offsets(levels: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """The keys, within a tile cut `levels` times, of its cells along each edge: the top row, the
+    bottom row, the left column, the right column (each from the first cell)."""
+    side = 1 << levels
+    return (
+        tuple(morton(i, 0) for i in range(side)),
+        tuple(morton(i, side - 1) for i in range(side)),
+        tuple(morton(0, j) for j in range(side)),
+        tuple(morton(side - 1, j) for j in range(side)),
+    )
+
+
+def ring_key_ranges(tile: Tile, *, levels: int) -> list[tuple[int, int]]:
+    """The key ranges of the ring of cells around `tile` at zoom tile.z + levels (one range a cell,
+    unmerged; none past the edge of the world).
+
+    A cell of the ring lies in a neighbouring tile, along its edge facing `tile`: its key is that
+    tile's key followed by the cell's key within it, and the keys of a tile's edge cells are the same
+    for every tile (a table per `levels`). So a ring of 132 cells is eight tile keys and additions,
+    not 132 interleavings: tiles are drawn a dozen at a time."""
+    top, bottom, left, right = _edge_offsets(levels)
+    last = (1 << tile.z) - 1
+    shift = 2 * (CELL_LEVEL - tile.z - levels)
+    keys: list[int] = []
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            nx, ny = tile.x + dx, tile.y + dy
+            if (dx, dy) == (0, 0) or not (0 <= nx <= last and 0 <= ny <= last):
+                continue
+            base = morton(nx, ny) << (2 * levels)
+            if dx and dy:  # a corner: the neighbour's one cell nearest the tile
+                i = (1 << levels) - 1 if dx < 0 else 0
+                j = (1 << levels) - 1 if dy < 0 else 0
+                keys.append(base + morton(i, j))
+            elif dy:  # above: the neighbour's bottom row; below: its top row
+                keys.extend(base + offset for offset in (bottom if dy < 0 else top))
+            else:  # left: the neighbour's right column; right: its left column
+                keys.extend(base + offset for offset in (right if dx < 0 else left))
+    step = 1 << shift
+    return [(key << shift, (key << shift) + step - 1) for key in keys]
 
 
 def rect_key_ranges(

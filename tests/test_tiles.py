@@ -19,7 +19,9 @@ from django.utils import timezone
 
 from districts.models import RoutingRule
 from geo import tiles as t
+from issues.filters import ReportFilters
 from issues.models import Report
+from issues.oversight.sql import filters_sql
 
 NAME = "Quorvell Tamsby"
 PHONE = "09127770123"
@@ -113,6 +115,28 @@ def test_spread_compact_and_key_ranges():
     z, x, y = tile_of(lon, lat, 12)
     low, high = t.cell_key_range(z, x, y)
     assert low <= t.cell_key(lon, lat) <= high
+
+
+@pytest.mark.parametrize("levels", [0, 1, 3, 5])
+def test_the_ring_around_a_tile_is_its_neighbours_edge_cells(levels):
+    """ring_key_ranges (table of edge keys plus the neighbour's key) names the cells one step
+    outside the tile at its cell level, and nothing past the edge of the world."""
+    rng = random.Random(levels)
+    tiles = [(0, 0, 0), (1, 0, 1), (12, 0, 0), (12, 4095, 4095), (14, 0, 6000)]
+    tiles += [
+        (z, rng.randrange(1 << z), rng.randrange(1 << z)) for z in [rng.randrange(2, 24) for _ in range(60)]
+    ]
+    for z, x, y in tiles:
+        level, side = z + levels, 1 << levels
+        cx0, cy0, last = x << levels, y << levels, (1 << level) - 1
+        expected = {
+            t.cell_key_range(level, cx, cy)
+            for cx in range(cx0 - 1, cx0 + side + 1)
+            for cy in range(cy0 - 1, cy0 + side + 1)
+            if 0 <= cx <= last and 0 <= cy <= last and not (cx0 <= cx < cx0 + side and cy0 <= cy < cy0 + side)
+        }
+        ring = t.ring_key_ranges(t.Tile(z, x, y), levels=levels)
+        assert len(ring) == len(expected) and set(ring) == expected, (z, x, y)
 
 
 def test_tile_bounds_are_postgis_tile_envelopes(db):
@@ -336,6 +360,45 @@ def test_the_buffer_carries_reports_just_across_the_edge(city, client):
     assert {f["properties"]["code"] for f in own} == {made[0].tracking_code, made[1].tracking_code}
 
 
+def test_a_count_tile_counts_the_ring_of_cells_around_it(city, client):
+    """At low zoom the buffer reaches the centres of the neighbouring cells: the one cell across each
+    edge is counted (drawn half on each tile), the next one is not."""
+    z, x, y = tile_of(*city.points.s11, 12)
+    west, north = t.x_to_lon(x, z), t.y_to_lat(y, z)
+    width, height = t.x_to_lon(x + 1, z) - west, north - t.y_to_lat(y + 1, z)
+    middle = north - height * 2000 / 4096
+    made = make_reports(
+        city,
+        [
+            (west - width * 50 / 4096, middle),  # in the ring cell west of the tile (128 units wide)
+            (west - width * 300 / 4096, middle),  # two cells out: another tile's only
+            (west + width * 4146 / 4096, north - height * 4146 / 4096),  # the south-east corner cell
+        ],
+    )
+    cells = decode(get_tile(client, z, x, y))["cells"]["features"]
+    placed = {tuple(f["geometry"]["coordinates"]): f["properties"]["count"] for f in cells}
+    assert placed == {(-64, 1984): 1, (4160, 4160): 1}, placed
+    west_tile = decode(get_tile(client, z, x - 1, y))["cells"]["features"]
+    assert sum(f["properties"]["count"] for f in west_tile) == 2
+    assert made  # the three rows exist
+
+
+def test_a_tile_at_the_edge_of_the_world_has_its_reports(city, client):
+    """The buffer of a tile on the antimeridian or the pole's edge reaches past the world; the tile
+    still answers with the reports inside."""
+    [far_west] = make_reports(city, [(-179.99995, 10.0)])
+    z, x, y = tile_of(-179.99995, 10.0, 16)
+    assert x == 0
+    features = decode(get_tile(client, z, x, y))["reports"]["features"]
+    assert [f["properties"]["code"] for f in features] == [far_west.tracking_code]
+    [top] = make_reports(city, [(20.0, 85.0510)])
+    z, x, y = tile_of(20.0, 85.0510, 15)
+    assert y == 0
+    assert [f["properties"]["code"] for f in decode(get_tile(client, z, x, y))["reports"]["features"]] == [
+        top.tracking_code
+    ]
+
+
 def test_empty_tile_is_204(city, reports, client):
     z, x, y = tile_of(10.0, 50.0, 14)
     response = get_tile(client, z, x, y)
@@ -462,29 +525,75 @@ def test_the_app_connections_start_with_jit_off(db):
         assert cursor.fetchone()[0] == "off"
 
 
-@pytest.mark.parametrize("for_tile", [True, False])
-def test_only_a_tile_keeps_its_status_test_away_from_the_status_index(city, reports, for_tile):
-    """A tile reads the cell-key index alone (see TILE_STATUS_SQL); the other map queries may use
-    the status index. Asked with sequential scans off, only an indexable test can use it."""
-    from issues.filters import ReportFilters
-    from issues.oversight.sql import filters_sql
-
-    where, params = filters_sql(ReportFilters(), for_tile=for_tile)
+def _plan(sql: str, params) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(f"EXPLAIN SELECT count(*) FROM issues_report r WHERE {where}", params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-        # The partial indexes whose predicate is on the status (the open reports' ones).
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def _status_indexes() -> list[str]:
+    """The partial indexes whose predicate is on the status (the open reports' ones)."""
+    with connection.cursor() as cursor:
         cursor.execute(
             "SELECT indexname FROM pg_indexes WHERE tablename = 'issues_report'"
             " AND indexdef LIKE '%% WHERE %%status%%'"
         )
-        by_status = [name for (name,) in cursor.fetchall()]
-    # An index searched by status (an Index Cond), or a partial index whose predicate is the test
-    # (the tile's own test, `(status || '') = ANY`, is on no index: it appears as a Filter).
-    status_searched = any(
+        return [name for (name,) in cursor.fetchall()]
+
+
+def _status_searched(plan: str) -> bool:
+    """An index searched by status (an Index Cond), or a partial index whose predicate is the test
+    (the tile's own test, `(status || '') = ANY`, is on no index: it appears as a Filter)."""
+    by_status = _status_indexes()
+    return any(
         ("Cond" in line and "status" in line and "||" not in line)
         or any(f"using {name} " in line for name in by_status)
         for line in plan.splitlines()
     )
-    assert status_searched is not for_tile, plan
+
+
+@pytest.mark.parametrize("for_tile", [True, False])
+def test_only_a_tile_keeps_its_status_test_away_from_the_status_index(city, reports, for_tile):
+    """A tile of given statuses finds its reports by place alone (see TILE_STATUS_SQL); the other
+    map queries may use the status index. Asked with sequential scans off, only an indexable test
+    can use it."""
+    from issues.filters import ReportFilters
+    from issues.oversight.sql import filters_sql
+
+    where, params = filters_sql(ReportFilters(statuses=("received", "closed")), for_tile=for_tile)
+    plan = _plan(f"SELECT count(*) FROM issues_report r WHERE {where}", params)
+    assert _status_searched(plan) is not for_tile, plan
+
+
+def test_the_maps_default_count_tile_reads_the_open_reports_index(city, reports):
+    """The map's default (the open reports) is counted from the open reports' key index, a tenth of
+    the entries at a city's scale; other statuses from the whole key index."""
+    from issues.filters import ReportFilters
+    from issues.oversight.sql import oversight_settings
+    from issues.oversight.tiles import CELLS_MVT_SQL, _cell_params, _count_levels
+
+    tile = t.Tile(*tile_of(*city.points.s11, 12))
+    config = oversight_settings()
+    cells = _cell_params(tile, levels=_count_levels(config, tile.z), buffer=config.tile_buffer)
+    for filters, index in (
+        (ReportFilters(), "report_open_cell_key"),
+        (ReportFilters(statuses=("closed",)), "issues_report_cell_key_idx"),
+    ):
+        where, params = filters_sql(filters, for_tile=True, open_index=True)
+        plan = _plan(CELLS_MVT_SQL.format(where=where), {**params, **cells})
+        assert f"using {index} " in plan or f"on {index} " in plan, plan
+
+
+def test_a_detail_tile_finds_its_reports_by_the_location_index(city, reports):
+    """From the detail zoom a tile's reports are found by the GiST index on the location over the
+    tile and its buffer (one descent), never through the status index."""
+    from issues.oversight.tiles import DETAIL_MVT_SQL
+
+    where, params = filters_sql(ReportFilters(), for_tile=True)
+    z, x, y = tile_of(*city.points.s11, 16)
+    box = {"west": 49.9, "south": 36.2, "east": 50.1, "north": 36.3}
+    params.update(z=z, x=x, y=y, **box, buffer=64, max_features=4000, time_zone="Asia/Tehran")
+    plan = _plan(DETAIL_MVT_SQL.format(where=where), params)
+    assert "issues_report_location_4628f960_id" in plan, plan
+    assert not _status_searched(plan), plan

@@ -203,7 +203,9 @@ def tiles_mix() -> list[Result]:
     `tiles_mix_p50`, the same at the median; `tiles_mix_view`, p95 through the client against p95 of
     the project's own selector called directly (`report_tile_mvt`: the overhead of the HTTP layer,
     target within 1.5×). Below z14 the project's tiles are counts per cell read from the cell key's
-    index while the bare query encodes every point; from z14 both send single reports."""
+    index while the bare query encodes every point; from z14 both send single reports, found by the
+    same GiST index. The archive's table is vacuumed first when it is not (bench/archive.py), as
+    autovacuum keeps a city's."""
     data = _tiles_measured()
     samples, archive = data["samples"], data["archive"]
     ours_p95, bare_p95 = _p(samples["ours"], 95) * 1000, _p(samples["bare"], 95) * 1000

@@ -77,10 +77,11 @@ STATUS_SQL = "r.status = ANY(%(statuses)s::text[])"
 # every row asked for, which it cannot for a parameter. A city's heatmap reads its tenth of the
 # entries that are open instead of all of them.
 OPEN_STATUS_SQL = "r.status IN ({})".format(", ".join(f"'{s}'" for s in sorted(DEFAULT_STATUSES)))
-# A tile's status test, written so that no index can serve it: the cell-key index carries the status
-# and tests it on each entry of the tile's key ranges, which is all a tile needs; offered the status
-# index, the planner ANDed the two on every range, rereading a hundred thousand status entries each
-# time (a z14 tile over Qazvin: 340 ms instead of 3 ms at a million reports).
+# A tile's status test, written so that no index can serve it: a tile finds its reports by place (the
+# cell-key index, which carries the status and tests it on each entry of the tile's key ranges, or
+# the location's GiST index), which is all a tile needs; offered the status index, the planner ANDed
+# the two on every range, rereading a hundred thousand status entries each time (a z14 tile over
+# Qazvin: 340 ms instead of 3 ms at a million reports).
 TILE_STATUS_SQL = "(r.status || '') = ANY(%(statuses)s::text[])"
 # A category by its code; inactive categories still name old reports. The ids are read once (an
 # InitPlan), then each index row is compared with them.
@@ -107,13 +108,13 @@ def filters_sql(
 ) -> tuple[str, dict[str, Any]]:
     """The filters as `AND`-joined SQL on `r` (`true` when none) and its parameters. The status
     defaults to the open ones. Without `with_bbox` the box is left to the caller (its parameters are
-    still given, for the caller's own test of it). `for_tile`: the status as TILE_STATUS_SQL.
-    `open_index`: the default (open) statuses as OPEN_STATUS_SQL, which the open reports' cell-key
-    index answers."""
-    if for_tile:
-        status_piece = TILE_STATUS_SQL
-    elif open_index and filters.statuses is None:
+    still given, for the caller's own test of it). `open_index`: the default (open) statuses as
+    OPEN_STATUS_SQL, which the open reports' cell-key index answers. `for_tile`: other statuses (or
+    all of them, without `open_index`) as TILE_STATUS_SQL."""
+    if open_index and filters.statuses is None:
         status_piece = OPEN_STATUS_SQL
+    elif for_tile:
+        status_piece = TILE_STATUS_SQL
     else:
         status_piece = STATUS_SQL
     pieces = [status_piece]

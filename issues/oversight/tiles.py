@@ -13,9 +13,12 @@ A tile holds one of two layers:
   (with its buffer) holds at most OPEN137_TILE_MAX_FEATURES reports and comes to at most
   OPEN137_TILE_MAX_BYTES; a denser tile is sent as counts, so a map always shows every report.
 
-Reports are found by their cell key (geo/tiles.py): a tile is one contiguous range of keys, its
-buffer a few more, and a count is a GROUP BY on the key shifted to the cell's level. The filters
-read columns the key's index carries, so the count layer is read from the index alone.
+Counts are read by cell key (geo/tiles.py): a tile is one contiguous range of keys, the ring of cells
+around it a few more, and a count is a GROUP BY on the key shifted to the cell's level. The filters
+read columns the key's index carries, and the map's default (the open reports) is read from the
+open reports' own key index, a tenth of the entries. Single reports are found as a plain tile query
+finds them, by the location's GiST index over the tile and its buffer: one index descent, where the
+buffer's thin frame would be fifty key ranges.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from typing import Any
 
 from django.conf import settings
 
-from geo.tiles import CELL_LEVEL, Tile, cell_key_range, merged_ranges, rect_key_ranges
+from geo.srid import GEO_SRID
+from geo.tiles import CELL_LEVEL, Tile, merged_ranges, ring_key_ranges, x_to_lon, y_to_lat
 from issues.filters import ReportFilters
 from issues.oversight.sql import OversightSettings, filters_sql, map_query_row, oversight_settings
 
@@ -34,14 +38,11 @@ TILE_EXTENT = 4096
 # The reports of a list of cell key ranges: one index range scan per range, in key order. The
 # LATERAL subquery behind OFFSET 0 keeps it so: flattened, the planner (which cannot know what the
 # ranges hold) may prefer one scan of the whole table, or push the geometry work of the outer query
-# down into the scan. `{columns}` of the report row `r`, `{where}` the filters (oversight.sql).
-_RANGE_ROWS = """unnest(%({lo})s::int8[], %({hi})s::int8[]) AS k(lo, hi)
+# down into the scan. `{where}` the filters (oversight.sql).
+_CELL_ROWS = """unnest(%(lo)s::int8[], %(hi)s::int8[]) AS k(lo, hi)
                CROSS JOIN LATERAL (
-                 SELECT {columns} FROM issues_report r
+                 SELECT r.cell_key FROM issues_report r
                   WHERE r.cell_key BETWEEN k.lo AND k.hi AND {where} OFFSET 0) AS h"""
-# The tile's own cells (and the ring around it): lo, hi. The tile with its buffer: blo, bhi.
-_CELL_ROWS = _RANGE_ROWS.replace("{lo}", "lo").replace("{hi}", "hi").replace("{columns}", "r.cell_key")
-_BUFFER_ROWS = _RANGE_ROWS.replace("{lo}", "blo").replace("{hi}", "bhi")
 
 # Counts per cell, each a point at its cell's centre in tile coordinates (y runs down, like the
 # key's rows). A cell's column and row come back from its key by open137_cell_compact (a function of
@@ -55,30 +56,28 @@ CELLS_MVT_SQL = f"""
         FROM (SELECT h.cell_key >> %(shift)s AS cell, count(*) AS n FROM {_CELL_ROWS} GROUP BY 1) c
        ORDER BY c.cell) f"""
 
-# Single reports with their public columns, named here one by one: never a contact detail or a
-# token. ST_AsMVTGeom makes the points beyond the buffer (the last key ranges reach a little past
-# it) NULL, and ST_AsMVT leaves those out. Ordered, so the same reports make the same bytes (and the
-# same ETag).
+# From the detail zoom: the reports in the tile and its buffer (its box in degrees, _buffered_box,
+# found by the location's GiST index), at most one past the limit. Past it, nothing is encoded (the caller
+# asks for counts); else each report with its public columns, named here one by one: never a contact
+# detail or a token. Ordered, so the same reports make the same bytes (and the same ETag).
+# Answers (counted past the limit, the tile).
 _PUBLIC_COLUMNS = "r.cell_key, r.location, r.tracking_code, r.category_id, r.status, r.created_at"
-REPORTS_MVT_SQL = f"""
-    SELECT ST_AsMVT(f, 'reports', {TILE_EXTENT}, 'geom') FROM (
-      SELECT ST_AsMVTGeom(ST_Transform(h.location, 3857), ST_TileEnvelope(%(z)s, %(x)s, %(y)s),
-                          {TILE_EXTENT}, %(buffer)s, true) AS geom,
-             h.tracking_code AS code, c.code AS category, h.status,
-             to_char(h.created_at AT TIME ZONE %(time_zone)s, 'YYYY-MM-DD') AS created
-        FROM {_BUFFER_ROWS.replace("{columns}", _PUBLIC_COLUMNS)}
-        JOIN issues_category c ON c.id = h.category_id
-       ORDER BY h.cell_key, h.tracking_code) f"""
-
-# From the detail zoom: the reports of the buffered tile are counted first, from the index, at most
-# one past the limit; the tile is then single reports or, past the limit, counts. Each branch is a
-# sub-plan, run only when chosen. Answers (counted past the limit, the tile).
 DETAIL_MVT_SQL = f"""
+    WITH h AS MATERIALIZED (
+      SELECT {_PUBLIC_COLUMNS} FROM issues_report r
+       WHERE r.location && ST_MakeEnvelope(%(west)s, %(south)s, %(east)s, %(north)s, {GEO_SRID})
+         AND {{where}}
+       LIMIT %(max_features)s + 1)
     SELECT n.n > %(max_features)s,
-           CASE WHEN n.n > %(max_features)s THEN ({CELLS_MVT_SQL}) ELSE ({REPORTS_MVT_SQL}) END
-      FROM (SELECT count(*) AS n
-              FROM (SELECT 1 FROM {_BUFFER_ROWS.replace("{columns}", "1")} LIMIT %(max_features)s + 1) AS capped
-           ) AS n"""
+           CASE WHEN n.n > %(max_features)s THEN NULL ELSE (
+             SELECT ST_AsMVT(f, 'reports', {TILE_EXTENT}, 'geom') FROM (
+               SELECT ST_AsMVTGeom(ST_Transform(h.location, 3857), ST_TileEnvelope(%(z)s, %(x)s, %(y)s),
+                                   {TILE_EXTENT}, %(buffer)s, true) AS geom,
+                      h.tracking_code AS code, c.code AS category, h.status,
+                      to_char(h.created_at AT TIME ZONE %(time_zone)s, 'YYYY-MM-DD') AS created
+                 FROM h JOIN issues_category c ON c.id = h.category_id
+                ORDER BY h.cell_key, h.tracking_code) f) END
+      FROM (SELECT count(*) AS n FROM h) AS n"""
 
 
 def _arrays(ranges: tuple[tuple[int, int], ...] | list[tuple[int, int]]) -> tuple[list[int], list[int]]:
@@ -97,21 +96,17 @@ def _count_levels(config: OversightSettings, z: int) -> int:
 def _cell_params(tile: Tile, *, levels: int, buffer: int) -> dict[str, Any]:
     """The count layer's parameters: the cell level, the tile's first cell, and the key ranges of the
     tile plus, when the buffer reaches the centres of the neighbouring cells, of the ring of cells
-    around it (each its own range; neighbours in key order merge)."""
+    around it (neighbours in key order merged)."""
     level = tile.z + levels
     cell_size = TILE_EXTENT >> levels
-    cx0, cy0 = tile.x << levels, tile.y << levels
     ranges = [tile.key_range]
     if buffer * 2 >= cell_size:
-        side, last = 1 << levels, (1 << level) - 1
-        ring = [(cx, cy) for cx in range(cx0 - 1, cx0 + side + 1) for cy in (cy0 - 1, cy0 + side)]
-        ring += [(cx, cy) for cx in (cx0 - 1, cx0 + side) for cy in range(cy0, cy0 + side)]
-        ranges += [cell_key_range(level, cx, cy) for cx, cy in ring if 0 <= cx <= last and 0 <= cy <= last]
+        ranges += ring_key_ranges(tile, levels=levels)
     lo, hi = _arrays(merged_ranges(ranges))
     return {
         "shift": 2 * (CELL_LEVEL - level),
-        "cx0": cx0,
-        "cy0": cy0,
+        "cx0": tile.x << levels,
+        "cy0": tile.y << levels,
         "cell_size": cell_size,
         "half": cell_size // 2,
         "lo": lo,
@@ -119,15 +114,25 @@ def _cell_params(tile: Tile, *, levels: int, buffer: int) -> dict[str, Any]:
     }
 
 
-def _buffered_ranges(tile: Tile, *, buffer: int) -> list[tuple[int, int]]:
-    """The key ranges of the tile and its buffer (a few past the buffer's edge, as whole cells)."""
-    if buffer <= 0:
-        return [tile.key_range]
-    span = 1 << (CELL_LEVEL - tile.z)
-    margin = buffer / TILE_EXTENT * span
-    x0, y0 = tile.x * span, tile.y * span
-    found = rect_key_ranges(x0 - margin, y0 - margin, x0 + span + margin, y0 + span + margin, margin=0)
-    return list(merged_ranges([*found.inside, *found.border]))
+def _buffered_box(tile: Tile, *, buffer: int) -> dict[str, float]:
+    """The box of the tile and its buffer in degrees, cut at the antimeridian: PostGIS would wrap a
+    box reaching past 180 degrees to the other side of the world, and then hold almost all of it.
+    North and south are left past the Web Mercator square's edge, where nothing is drawn anyway."""
+    margin = buffer / TILE_EXTENT
+    return {
+        "west": max(-180.0, x_to_lon(tile.x - margin, tile.z)),
+        "east": min(180.0, x_to_lon(tile.x + 1 + margin, tile.z)),
+        "north": y_to_lat(tile.y - margin, tile.z),
+        "south": y_to_lat(tile.y + 1 + margin, tile.z),
+    }
+
+
+def _cells_mvt(tile: Tile, *, config: OversightSettings, filters: ReportFilters) -> bytes:
+    """The count layer of a tile (empty bytes: no report there)."""
+    where, params = filters_sql(filters, for_tile=True, open_index=True)
+    params.update(_cell_params(tile, levels=_count_levels(config, tile.z), buffer=config.tile_buffer))
+    row = map_query_row(CELLS_MVT_SQL.format(where=where), params)
+    return bytes(row[0]) if row and row[0] else b""
 
 
 def report_tile_mvt(*, z: int, x: int, y: int, filters: ReportFilters) -> bytes:
@@ -137,28 +142,24 @@ def report_tile_mvt(*, z: int, x: int, y: int, filters: ReportFilters) -> bytes:
     (geo.tiles.tile_parse checks an address from outside)."""
     tile = Tile(z, x, y)
     config = oversight_settings()
-    where, params = filters_sql(filters, for_tile=True)
-    params.update(_cell_params(tile, levels=_count_levels(config, z), buffer=config.tile_buffer))
     if z < config.tile_detail_zoom:
-        row = map_query_row(CELLS_MVT_SQL.format(where=where), params)
-        return bytes(row[0]) if row and row[0] else b""
-    blo, bhi = _arrays(_buffered_ranges(tile, buffer=config.tile_buffer))
+        return _cells_mvt(tile, config=config, filters=filters)
+    where, params = filters_sql(filters, for_tile=True)
     params.update(
         z=z,
         x=x,
         y=y,
-        blo=blo,
-        bhi=bhi,
+        **_buffered_box(tile, buffer=config.tile_buffer),
         buffer=config.tile_buffer,
         max_features=config.tile_max_features,
         time_zone=settings.TIME_ZONE,
     )
     row = map_query_row(DETAIL_MVT_SQL.format(where=where), params)
-    if row is None or not row[1]:
+    if row is None:
         return b""
-    aggregated, data = row[0], bytes(row[1])
-    if not aggregated and len(data) > config.tile_max_bytes:
-        # Long codes of many categories: the reports fit the count but not the bytes.
-        row = map_query_row(CELLS_MVT_SQL.format(where=where), params)
-        data = bytes(row[0]) if row and row[0] else b""
+    aggregated, data = row[0], bytes(row[1] or b"")
+    if aggregated or len(data) > config.tile_max_bytes:
+        # Too many reports, or long codes of many categories: the reports fit the count but not
+        # the bytes. Counts, then, from the key index.
+        return _cells_mvt(tile, config=config, filters=filters)
     return data

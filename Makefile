@@ -19,7 +19,8 @@ test: setup
 	@$(PY) -m pytest -p no:cacheprovider -n 2 $(PYTEST_ARGS)
 
 # ARCHIVE=10000000 measures at ten million reports (ten years of a city like Tehran; the archive is made
-# once, in about ten times the million's few minutes) instead of the default million.
+# once, in about ten times the million's few minutes) instead of the default million, on a database
+# and into results files of its own (bench/db.py run_suffix).
 bench: setup
 	@$(if $(ARCHIVE),OPEN137_BENCH_ARCHIVE=$(ARCHIVE) ,)$(PY) -m bench.run $(if $(ONLY),--only $(ONLY),)
 

@@ -15,6 +15,21 @@ import psycopg
 from psycopg import sql
 
 BENCH_SUFFIX = "_bench"
+# The archive the measures at scale run on (bench/archive.py); `make bench ARCHIVE=n` asks for another.
+DEFAULT_ARCHIVE = 1_000_000
+
+
+def archive_size() -> int:
+    """The number of reports in the archive this run measures (OPEN137_BENCH_ARCHIVE)."""
+    return int(os.environ.get("OPEN137_BENCH_ARCHIVE") or DEFAULT_ARCHIVE)
+
+
+def run_suffix() -> str:
+    """ "" for the default archive; "_<n>" for another size, whose run keeps a database and results
+    of its own: a run at ten million reports neither replaces the million-report archive (made
+    again, it would cost the next run minutes) nor the figures measured on it."""
+    n = archive_size()
+    return "" if n == DEFAULT_ARCHIVE else f"_{n}"
 
 
 def _default_url() -> str:
@@ -23,12 +38,13 @@ def _default_url() -> str:
 
 
 def bench_database_url(base_url: str) -> str:
-    """The URL of the bench database: the same server and credentials, the database name + `_bench`."""
+    """The URL of the bench database: the same server and credentials, the database name + `_bench`
+    (+ `_<n>` for an archive of another size than the default)."""
     parts = urlsplit(base_url)
     name = parts.path.lstrip("/") or "open137"
     if not name.endswith(BENCH_SUFFIX):
         name += BENCH_SUFFIX
-    return urlunsplit(parts._replace(path="/" + name))
+    return urlunsplit(parts._replace(path="/" + name + run_suffix()))
 
 
 def _libpq_url(url: str, dbname: str | None = None) -> str:

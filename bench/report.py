@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bench.db import archive_size, run_suffix
 from bench.registry import Measure, Result
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS_JSON = ROOT / "bench" / "results.json"
-BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
-COMMAND = "make bench"
+# A run on an archive of another size writes files of its own (bench/results_10000000.json, ...).
+RESULTS_JSON = ROOT / "bench" / f"results{run_suffix()}.json"
+BENCHMARKS_MD = ROOT / "docs" / f"benchmarks{run_suffix()}.md"
+COMMAND = f"make bench ARCHIVE={archive_size()}" if run_suffix() else "make bench"
 
 _KEYS = tuple(Result.__annotations__)
 
@@ -46,7 +48,7 @@ def markdown_render(
     lines = [
         "# Benchmarks",
         "",
-        "Written by `make bench` (bench/run.py) together with bench/results.json; do not edit by hand.",
+        f"Written by `{COMMAND}` (bench/run.py) together with {RESULTS_JSON.relative_to(ROOT)}; do not edit by hand.",
         "Each figure is measured side by side with a plain reference in the same run, so the ratio",
         "says more than the absolute figure, which depends on the machine.",
         "",

@@ -3,15 +3,15 @@ million reports (bench/archive.py)."""
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 
 from bench.archive import archive_ensure
+from bench.db import archive_size
 from bench.registry import Result, measure, ratio_result, say
 from bench.timing import gc_paused
 
-ARCHIVE_SIZE = int(os.environ.get("OPEN137_BENCH_ARCHIVE", "1000000"))
+ARCHIVE_SIZE = archive_size()
 TARGET_MS = 300.0
 ROUNDS = 10
 

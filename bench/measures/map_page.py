@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from bench.archive import archive_ensure
+from bench.db import archive_size
 from bench.registry import Result, measure, ratio_result, say
 from bench.server import ServerConfig, gunicorn
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
-ARCHIVE_SIZE = int(os.environ.get("OPEN137_BENCH_ARCHIVE", "1000000"))
+ARCHIVE_SIZE = archive_size()
 SERVER = ServerConfig(workers=3)
 LOADS = 9
 WARMUP_LOADS = 2

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import gzip
 import math
-import os
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 
 from bench.archive import archive_ensure
+from bench.db import archive_size
 from bench.registry import Result, measure, ratio_result, say
 from bench.timing import gc_paused
 
-ARCHIVE_SIZE = int(os.environ.get("OPEN137_BENCH_ARCHIVE", "1000000"))
+ARCHIVE_SIZE = archive_size()
 # Qazvin's centre; the tile mix is drawn around it.
 QAZVIN = (50.0, 36.27)
 PLACES = 20

@@ -4,14 +4,14 @@ reports."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from bench.archive import archive_ensure
+from bench.db import archive_size
 from bench.registry import Result, measure, ratio_result, say
 from bench.timing import timed
 
-ARCHIVE_SIZE = int(os.environ.get("OPEN137_BENCH_ARCHIVE", "1000000"))
+ARCHIVE_SIZE = archive_size()
 EDGE_SHIFT_M = 300.0
 TARGET_S = 5.0
 

@@ -4,7 +4,6 @@ and the acknowledge transition under 16 clients (the set-up of each is in its do
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -13,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.archive import archive_ensure
+from bench.db import archive_size
 from bench.registry import Result, measure, min_ratio_result, ratio_result, say
 from bench.server import ServerConfig, Target, gunicorn, load_alternating, median_round, wrk_available
 from bench.timing import gc_paused
 
-ARCHIVE_SIZE = int(os.environ.get("OPEN137_BENCH_ARCHIVE", "1000000"))
+ARCHIVE_SIZE = archive_size()
 INBOX_PAGE = 50
 INBOX_ROUNDS = 300
 INBOX_P95_TARGET_MS = 100.0

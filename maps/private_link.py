@@ -1,53 +1,40 @@
-"""The reporter's private link, out of the address bar after its first use.
+"""The reporter's private link on the tracking page, out of the address bar after its first use.
 
 The link sent by SMS or e-mail, and shown once on the thank-you page, is /track/<code>/?t=<token>.
-A token in a URL stays in the browser's history, in the access logs of the server and of any proxy,
-and in a shared screen's address bar. So its first use exchanges it: the token is checked, kept in
-the visitor's session (stored server-side, in the database: the session cookie holds only the
-session's random key) as "this browser may act on report <code>", and the browser is sent (303) to
-the same page without it. From then on the session alone opens the reporter's part of the page and
-its forms, which no longer carry the token either.
-
-The token itself is kept, not just a mark, and checked again on every use: a token that stops being
-valid stops the session's rights with it. A session holds the last few reports opened this way.
+Its first use exchanges the token for the visitor's session and answers 303 to the same page without
+it; from then on the session alone opens the reporter's part of the page and its forms, which carry
+no token either. The exchange and the session's entry (re-checked on every use) are
+issues/private_links.py's, shared with participation's pledge links.
 """
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from issues.models import Report
-from issues.selectors import report_private_token_valid
+from issues.private_links import (
+    REPORT,
+    HttpResponseSeeOther,
+    private_headers,
+    private_link_session_key,
+    report_access_grant,
+)
+from issues.selectors import report_private_token_valid, report_tracking_url
 
-SESSION_KEY = "open137_private_reports"
-# One phone may follow a handful of its own reports; the oldest grant goes first.
-MAX_REPORTS = 20
-
-
-def private_access_grant(request: HttpRequest, *, report: Report, token: str) -> None:
-    """Remember in this browser's session that it may act as the reporter of `report` (the caller
-    checked `token`). A new session key is issued, so a session planted on the visitor beforehand
-    (a fixed cookie) does not gain the rights."""
-    granted = dict(request.session.get(SESSION_KEY) or {})
-    if granted.get(report.tracking_code) == token:
-        return
-    granted.pop(report.tracking_code, None)
-    granted[report.tracking_code] = token
-    while len(granted) > MAX_REPORTS:
-        granted.pop(next(iter(granted)))
-    request.session.cycle_key()
-    request.session[SESSION_KEY] = granted
+# Where the session keeps the reporter's tokens (tests read it).
+SESSION_KEY = private_link_session_key(REPORT)
 
 
-def private_access_token(request: HttpRequest, *, report: Report) -> str | None:
-    """The reporter's token this session holds for `report`, if it holds one that is still valid."""
-    granted = request.session.get(SESSION_KEY) or {}
-    token = granted.get(report.tracking_code) if isinstance(granted, dict) else None
-    if not isinstance(token, str):
+def track_link_exchange(request: HttpRequest, *, report: Report) -> HttpResponse | None:
+    """/track/<code>/?t=<token>: with a valid token, the token goes into the session and the answer
+    is a 303 to the canonical tracking page without it (any other parameter is kept, and a typed
+    code gets no 301 that would repeat the token first). None when the token is not valid: the caller
+    says so, and the rights the session already has stay."""
+    token = request.GET.get("t", "")
+    if not report_private_token_valid(report=report, token=token):
         return None
-    if report_private_token_valid(report=report, token=token):
-        return token
-    granted = dict(granted)
-    del granted[report.tracking_code]
-    request.session[SESSION_KEY] = granted
-    return None
+    report_access_grant(request, report=report, token=token)
+    rest = request.GET.copy()
+    rest.pop("t")
+    query = f"?{rest.urlencode()}" if rest else ""
+    return private_headers(HttpResponseSeeOther(report_tracking_url(code=report.tracking_code) + query))

@@ -217,7 +217,7 @@ def test_a_phone_report_from_the_call_to_the_rating(browser, site, city, staff, 
         status_lines = [
             str(ReportStatus(s).label) for s in ("acknowledged", "in_progress", "done", "verified", "closed")
         ]
-        from maps.views import _timeline_label
+        from maps.views.track import _timeline_label
 
         fixed_line = _timeline_label({"what": "fixed"})
         rated_line = _timeline_label({"what": "rated"})

@@ -1,13 +1,21 @@
 """The public map (`/map/`): open problems on vector tiles, one layer per category, a status filter,
-a time window, district outlines, a heatmap, participation points, and a list of what is on screen
-(the keyboard and screen-reader path to the same reports).
+a time window, district outlines, a heatmap, participation points, hotspots (places where one
+category recurs: candidates for a lasting fix), and lists of what is on screen (the keyboard and
+screen-reader path to the same reports and hotspots).
 
 The page is a GET form: without JavaScript, choosing filters and pressing "Show" reloads the page
 with them in the query string; the script (maps/static/maps/map.js) applies them at once and keeps
 the address in step. Everything the script needs comes in one `json_script` block (the pages'
 Content-Security-Policy forbids inline script). The data are the public endpoints'
-(`/tiles/reports/...`, `/api/heatmap/`, `/api/reports/`, `/api/districts/`), so the map shows
-nothing the API does not already publish.
+(`/tiles/reports/...`, `/api/heatmap/`, `/api/reports/`, `/api/districts/`, `/api/hotspots/`), so
+the map shows nothing the API does not already publish.
+
+Hotspots follow the map's categories and time, not its status: a hotspot counts every report of its
+place and category, open or closed (a problem that came back after a repair is the recurrence it
+is about), as `/api/hotspots/` does by default. The time window becomes the API's `days` (7, 30,
+365); "all time" and explicit dates are bounded by the API's longest window
+(OPEN137_HOTSPOT_MAX_DAYS, `days` with `since`: the later start wins), so the layer never asks for
+a window the API refuses.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from django.views.decorators.http import require_safe
 
 from issues.filters import FilterError, report_filters_parse
 from issues.models import ReportStatus
+from issues.oversight.hotspots import hotspot_settings
 from issues.selectors import category_list_public
 
 # The status choice: the open problems by default (what is still to be done), as the tiles do.
@@ -171,6 +180,23 @@ def _strings() -> dict[str, str]:
         "stocked": _("stocked"),
         "empty": _("empty"),
         "openPoint": _("Details"),
+        "hotspotReports": _("%(n)s reports"),
+        "hotspotPeriod": _("from %(from)s to %(to)s"),
+        "hotspotCandidate": _("Candidate for a lasting fix"),
+        "hotspotGenerated": _("%(n)s of them generated demo data"),
+        "hotspotLatest": _("Latest reports:"),
+        "hotspotShow": _("Show on the map"),
+        # The button's name begins with its visible text (WCAG 2.5.3), then says which hotspot.
+        "hotspotShowLabel": _("Show on the map: %(name)s"),
+        "hotspotSummary": _("%(n)s hotspots in this view (%(total)s in all)."),
+        "hotspotSummaryNone": _("No hotspot in this view."),
+        "hotspotSummaryNoneAtAll": _("No hotspot with these filters."),
+        "hotspotLoading": _("Looking for hotspots…"),
+        "hotspotFailed": _("Could not load the hotspots."),
+        "hotspotWindow": _(
+            "Reports from %(from)s to %(to)s, open or closed: at least %(min)s of one category, "
+            "each within %(radius)s metres of the next."
+        ),
     }
 
 
@@ -212,6 +238,7 @@ def public_map(request: HttpRequest) -> HttpResponse:
     categories = category_list_public()
     state = map_state_parse(request.GET, category_codes=[c["code"] for c in categories])
     category_rows = _category_rows(categories, checked=state.categories)
+    hotspots = hotspot_settings()
     config = {
         **report_map_config(category_rows),
         "heatmap": reverse("api:heatmap"),
@@ -219,6 +246,9 @@ def public_map(request: HttpRequest) -> HttpResponse:
         "districts": reverse("api:district-list"),
         # The participation app's endpoint: the script shows its layer's toggle only when it answers.
         "participation": PARTICIPATION_POINTS_URL,
+        "hotspots": reverse("api:hotspots"),
+        # The longest window the hotspots API searches (its `days` at most).
+        "hotspotMaxDays": hotspots.max_days,
         "baseTiles": settings.OPEN137_TILE_URL,
         "attribution": settings.OPEN137_TILE_ATTRIBUTION,
         "center": list(cast(tuple[float, float], settings.LEAFLET_CONFIG["DEFAULT_CENTER"])),
@@ -253,5 +283,7 @@ def public_map(request: HttpRequest) -> HttpResponse:
             ("all", _("All time")),
         ],
         "map_config": config,
+        "hotspot_min_reports": hotspots.min_reports,
+        "hotspot_radius_m": f"{hotspots.radius_m:g}",
     }
     return render(request, "maps/map.html", context, status=400 if state.errors else 200)

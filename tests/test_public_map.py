@@ -271,3 +271,125 @@ def test_the_home_page_map_draws_the_reports_with_the_same_code(client, city):
     srcs = [s["src"] for s in page.all("script") if s.has("src")]
     assert "/static/maps/reportmap.js" in srcs
     assert page.all("a", href="/map/")
+
+
+def test_the_map_offers_a_hotspot_layer_off_by_default(client, city):
+    page = _page(client.get("/map/"))
+    box = page.one("input", id="map-layer-hotspots")
+    assert box["type"] == "checkbox" and not box.has("checked")
+    assert page.one("label", **{"for": "map-layer-hotspots"}).text() == "کانون‌های تکرار"
+    help_id = box["aria-describedby"]
+    assert page.one(id=help_id).text() == "جاهایی که یک مشکل بارها تکرار می‌شود: نامزدهای یک چاره ماندگار."
+    config = _config(page)
+    assert config["hotspots"] == "/api/hotspots/"
+    assert config["hotspotMaxDays"] == 366
+    assert config["strings"]["hotspotCandidate"] == "نامزد یک چاره ماندگار"
+    assert config["strings"]["hotspotReports"] == "%(n)s گزارش"
+    # Its legend entry (hidden until the layer is on) gives the rule, in Persian digits.
+    legend = page.one("li", id="map-legend-hotspots")
+    assert legend.has("hidden")
+    assert legend.text().startswith("کانون تکرار: دست‌کم ۵ گزارش از یک دسته، هر یک در فاصله ۵۰ متری")
+    # The list of the hotspots on screen, below the map, with a live summary: hidden while off.
+    section = page.one("section", id="map-hotspots")
+    assert section.has("hidden")
+    assert page.one("h2", id=section["aria-labelledby"]).text() == "کانون‌های تکرار در این نما"
+    summary = section.one(id="map-hotspots-summary")
+    assert summary["role"] == "status" and summary["aria-live"] == "polite"
+    assert section.one("ol", id="map-hotspot-list").children == []
+    # The layer's script comes before the map's, from the app's own static files.
+    srcs = [s["src"] for s in page.all("script") if s.has("src")]
+    assert srcs[-2:] == ["/static/maps/maphotspots.js", "/static/maps/map.js"]
+
+
+def test_the_hotspot_layer_in_english(client, city, settings):
+    settings.OPEN137_HOTSPOT_MIN_REPORTS = 4
+    settings.OPEN137_HOTSPOT_RADIUS_M = 75.0
+    _english(client)
+    page = _page(client.get("/map/"))
+    assert page.one("label", **{"for": "map-layer-hotspots"}).text() == "Hotspots"
+    # The rule follows the settings the API uses.
+    assert page.one("li", id="map-legend-hotspots").text() == (
+        "Hotspot: at least 4 reports of one category, each within 75 metres of the next; "
+        "the larger the circle, the more reports. A candidate for a lasting fix."
+    )
+    assert page.one("h2", id="map-hotspots-title").text() == "Hotspots in this view"
+    strings = _config(page)["strings"]
+    assert strings["hotspotCandidate"] == "Candidate for a lasting fix"
+    assert strings["hotspotSummary"] == "%(n)s hotspots in this view (%(total)s in all)."
+
+
+# A recurring pothole: six reports within a few metres, each with the reporter's contact details.
+SECRETS = ("Quorvell Tamsby", "09127770123", "quorvell.tamsby@example.org", "7" * 64)
+
+
+def _cluster(city) -> None:
+    from django.contrib.gis.geos import Point
+
+    from districts.models import RoutingRule
+    from issues.models import Report
+
+    Report.objects.bulk_create(
+        Report(
+            tracking_code=f"HOTS{i:04d}",
+            category=city.pothole,
+            kind=city.pothole.kind,
+            description=f"چاله دوباره {i}",
+            description_search=f"چاله دوباره {i}",
+            location=Point(50.010 + i * 0.0001, 36.2685, srid=4326),
+            status="closed" if i < 2 else "received",
+            district=city.districts["R1"],
+            routing_rule=RoutingRule.COVERS,
+            routed_at=timezone.now(),
+            reporter_name=SECRETS[0],
+            reporter_phone=SECRETS[1],
+            reporter_email=SECRETS[2],
+            private_token_hash=SECRETS[3] if i == 0 else f"{i:064d}",
+            generated=i == 5,
+        )
+        for i in range(6)
+    )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        # What the layer asks for: all time, every category (the API's longest window) ...
+        "days=366",
+        # ... one category and the last 7 days ...
+        "category=pothole&days=7",
+        # ... and explicit dates (Jalali too), bounded by the longest window however early `since` is.
+        "since=2000-01-01&until=" + (timezone.localdate() + timedelta(days=1)).isoformat() + "&days=366",
+        "since=۱۳۸۰-۰۱-۰۱&days=366",
+    ],
+)
+def test_the_hotspot_layers_requests_answer_aggregates_without_contact_details(client, city, query):
+    _cluster(city)
+    response = client.get(f"/api/hotspots/?{query}")
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("application/geo+json")
+    body = response.content.decode()
+    assert not [secret for secret in SECRETS if secret in body]
+    answer = json.loads(body)
+    [hotspot] = answer["features"]
+    # Closed reports count: a problem that came back after a repair is the recurrence.
+    assert hotspot["properties"]["count"] == 6 and hotspot["properties"]["category"] == "pothole"
+    assert hotspot["properties"]["generated"] == 1
+    # An aggregate: only these fields, the latest tracking codes (public) among them.
+    assert set(hotspot["properties"]) == {
+        "category",
+        "count",
+        "spread_m",
+        "district",
+        "first_at",
+        "last_at",
+        "codes",
+        "generated",
+    }
+    assert hotspot["properties"]["codes"] == [f"HOTS{i:04d}" for i in (5, 4, 3, 2, 1)]
+    assert set(answer) == {"type", "count", "since", "until", "min_reports", "radius_m", "features"}
+
+
+def test_the_hotspot_layer_follows_the_category_filter(client, city):
+    _cluster(city)
+    answer = json.loads(client.get("/api/hotspots/?category=suggestion&days=366").content)
+    assert answer["features"] == []

@@ -373,3 +373,148 @@ def test_no_wcag_21_aa_violation_on_the_map(browser, site, lang):
     page.screenshot(path=str(SCREENSHOTS / f"a11y-{lang}-public-map.png"), full_page=True)
     assert found == []
     context.close()
+
+
+# A recurring pothole: six reports a few metres apart (two closed after a repair, one generated),
+# west of the view's centre; the pothole's Persian name made hostile (names are data, never markup).
+HOSTILE = '<img src=x onerror="window.__pwned=1">چاله'
+HOTSPOT = "#public-map path.map-hotspot"
+
+
+@pytest.fixture
+def cluster(site, city):
+    rows = [
+        _report(
+            city,
+            200 + i,
+            50.008 + i * 0.0001,
+            36.2678,
+            category=city.pothole,
+            status="closed" if i < 2 else "received",
+            generated=i == 5,
+        )
+        for i in range(6)
+    ]
+    Report.objects.bulk_create(rows)
+    type(city.pothole).objects.filter(pk=city.pothole.pk).update(name_fa=HOSTILE)
+    return site
+
+
+def test_the_hotspot_layer_draws_and_lists_the_places_that_recur(browser, cluster):
+    base, _reports = cluster
+    context, page, errors = _page(browser)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/hotspots/" in r.url else None)
+    page.goto(f"{base}/map/?{VIEW}&zoom=14")
+    # The map shows the open reports: the five of the site and four of the cluster.
+    expect(page.locator(REPORTS)).to_have_count(9)
+    # Off by default: nothing asked, nothing drawn, no list, no legend entry.
+    expect(page.locator("#map-hotspots")).to_be_hidden()
+    expect(page.locator("#map-legend-hotspots")).to_be_hidden()
+    assert asked == [] and page.locator(HOTSPOT).count() == 0
+
+    page.check("#map-layer-hotspots")
+    expect(page.locator(HOTSPOT)).to_have_count(1)
+    # All time and every category: the API's longest window, no category filter.
+    assert asked[-1].endswith("/api/hotspots/?days=366")
+    expect(page.locator("#map-legend-hotspots")).to_be_visible()
+    items = page.locator("#map-hotspot-list li")
+    expect(items).to_have_count(1)
+    item = items.first
+    # The category's name as text (the hostile markup shows as characters), the count in Persian
+    # digits (closed reports count: the problem came back), the period, the verdict, the demo label.
+    expect(item.locator(".map-hotspot-name")).to_have_text(HOSTILE)
+    expect(item.locator(".map-hotspot-count")).to_have_text("۶ گزارش")
+    expect(item.locator(".map-hotspot-period")).to_contain_text("از ")
+    assert re.search("[۰-۹]", item.locator(".map-hotspot-period").inner_text())
+    expect(item.locator(".map-hotspot-candidate")).to_have_text("نامزد یک چاره ماندگار")
+    expect(item.locator(".tag.generated")).to_have_text("۱ مورد از آن‌ها داده ساختگی نمایشی")
+    hrefs = item.locator("a").evaluate_all("links => links.map((a) => a.getAttribute('href'))")
+    assert hrefs == [f"/track/MAPT{n:04d}/" for n in (205, 204, 203, 202, 201)]
+    expect(page.locator("#map-hotspots-summary")).to_have_text("۱ کانون تکرار در این نما (۱ در کل).")
+    expect(page.locator("#map-hotspots-window")).to_contain_text("دست‌کم ۵ گزارش از یک دسته")
+    # A bigger count draws a bigger circle than the smallest radius (sized by count).
+    box = page.locator(HOTSPOT).bounding_box()
+    assert box and box["width"] > 2 * 9 + 6
+    page.screenshot(path=str(SCREENSHOTS / "public-map-hotspots-fa.png"), full_page=True)
+
+    # The keyboard's path: the list's button shows it on the map, with its popup. Its name begins
+    # with what it says and names the hotspot.
+    assert item.locator("button.map-hotspot-show").get_attribute("aria-label") == (
+        f"نشان دادن روی نقشه: {HOSTILE} (۶ گزارش)"
+    )
+    item.locator("button.map-hotspot-show").focus()
+    page.keyboard.press("Enter")
+    popup = page.locator(".leaflet-popup-content")
+    expect(popup.locator(".map-hotspot-name")).to_have_text(HOSTILE)
+    expect(popup).to_contain_text("نامزد یک چاره ماندگار")
+    expect(popup).to_contain_text("۶ گزارش")
+    expect(page).to_have_url(re.compile(r"zoom=16"))
+    assert page.evaluate("window.__pwned") is None
+    page.keyboard.press("Escape")
+
+    # The filters: the last 7 days asks for 7 days; suggestions only finds none.
+    page.select_option("#map-window", "7")
+    page.wait_for_function("() => document.querySelector('#public-map').dataset.hotspots === '1'")
+    assert asked[-1].endswith("/api/hotspots/?days=7")
+    page.uncheck("#map-cat-pothole")
+    expect(page.locator(HOTSPOT)).to_have_count(0)
+    assert asked[-1].endswith("/api/hotspots/?category=suggestion&days=7")
+    expect(page.locator("#map-hotspots-summary")).to_have_text("با این فیلترها کانون تکراری نیست.")
+    page.check("#map-cat-pothole")
+    expect(page.locator(HOTSPOT)).to_have_count(1)
+
+    # Off again: gone from the map, the list and the legend.
+    page.uncheck("#map-layer-hotspots")
+    expect(page.locator(HOTSPOT)).to_have_count(0)
+    expect(page.locator("#map-hotspots")).to_be_hidden()
+    expect(page.locator("#map-legend-hotspots")).to_be_hidden()
+    assert errors == []
+    context.close()
+
+
+def test_the_hotspot_list_follows_the_view_and_the_map_circle_opens_its_popup(browser, cluster):
+    base, _reports = cluster
+    context, page, errors = _page(browser, lang="en")
+    _set_language(context, base, "en")
+    page.goto(f"{base}/map/?{VIEW}&zoom=14")
+    page.check("#map-layer-hotspots")
+    expect(page.locator("#map-hotspot-list li")).to_have_count(1)
+    expect(page.locator("#map-hotspots-summary")).to_have_text("1 hotspots in this view (1 in all).")
+    expect(page.locator("#map-hotspot-list .map-hotspot-count")).to_have_text("6 reports")
+    # Selected on the map (above its centre, where the reports' own dots lie and open their pages):
+    # the popup says what it is, in English.
+    box = page.locator(HOTSPOT).bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + 5)
+    popup = page.locator(".leaflet-popup-content")
+    expect(popup).to_contain_text("Candidate for a lasting fix")
+    expect(popup.locator(".map-hotspot-count")).to_have_text("6 reports")
+    # Moved away: still drawn (the city's hotspots), no longer listed as in view.
+    page.goto(f"{base}/map/?lat=36.2685&lon=50.06&zoom=16")
+    page.check("#map-layer-hotspots")
+    expect(page.locator("#map-hotspots-summary")).to_have_text("No hotspot in this view.")
+    expect(page.locator("#map-hotspot-list li")).to_have_count(0)
+    assert errors == []
+    context.close()
+
+
+@pytest.mark.parametrize("lang", ["fa", "en"])
+def test_no_wcag_21_aa_violation_with_the_hotspot_layer_on(browser, cluster, lang):
+    base, _reports = cluster
+    context, page, _errors = _page(browser, lang=lang, bypass_csp=True)
+    _set_language(context, base, lang)
+    page.goto(f"{base}/map/?{VIEW}&zoom=14")
+    page.wait_for_selector("#public-map[data-districts-drawn]")
+    page.check("#map-layer-hotspots")
+    expect(page.locator("#map-hotspot-list li")).to_have_count(1)
+    found = _describe(f"[{lang}] map with hotspots", _violations(page))
+    # With a hotspot's popup open too.
+    page.locator("#map-hotspot-list button.map-hotspot-show").click()
+    expect(page.locator(".leaflet-popup-content .map-hotspot-candidate")).to_be_visible()
+    # Once faded in (Leaflet's fade: a half-transparent popup is no contrast to measure).
+    page.wait_for_function("() => getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'")
+    found += _describe(f"[{lang}] map with a hotspot's popup", _violations(page))
+    page.screenshot(path=str(SCREENSHOTS / f"a11y-{lang}-public-map-hotspots.png"), full_page=True)
+    assert found == []
+    context.close()

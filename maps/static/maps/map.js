@@ -1,6 +1,7 @@
 /* The public map (/map/): the reports from vector tiles (reportmap.js), the filters of the form
-   applied at once, district outlines, the heatmap, participation points, and the list of the reports
-   in view (the keyboard and screen-reader path to the same reports), with a live summary.
+   applied at once, district outlines, the heatmap, participation points, hotspots (maphotspots.js),
+   and the list of the reports in view (the keyboard and screen-reader path to the same reports),
+   with a live summary.
 
    Everything comes from the page's `map-config` JSON block (maps/views_map.py) and the public
    endpoints. Text from the data (categories' names, descriptions, points' names) is set with
@@ -38,6 +39,8 @@
   // --- The map ------------------------------------------------------------------------------------
   var map = L.map(el, { zoomControl: true });
   map.createPane("open137-heat").style.zIndex = 410;
+  // Under the reports, so a single report inside a hotspot's circle can still be selected.
+  map.createPane("open137-hotspots").style.zIndex = 440;
   map.createPane("open137-reports").style.zIndex = 450;
   map.createPane("open137-points").style.zIndex = 460;
   if (config.view) {
@@ -325,6 +328,14 @@
     refreshHeat();
   });
 
+  // --- Hotspots (maphotspots.js) ----------------------------------------------------------------------
+  var hotspots = window.Open137Hotspots ? Open137Hotspots.layer(map, {
+    config: config,
+    pane: "open137-hotspots",
+    initialState: state,
+    helpers: { fmt: fmt, num: num, dateText: dateText, fetchJson: fetchJson, codeText: codeText, filtersOf: filtersOf }
+  }) : null;
+
   // --- Participation points (shown only when the endpoint answers) -----------------------------------
   var pointsRow = document.getElementById("map-layer-participation-row");
   var pointsBox = document.getElementById("map-layer-participation");
@@ -386,6 +397,7 @@
     keepAddress(state);
     refreshList();
     refreshHeat();
+    if (hotspots) { hotspots.refresh(state); }
   }
 
   form.addEventListener("change", function (e) {
@@ -408,6 +420,7 @@
       listStarted = true;
       refreshList();
       refreshHeat();
+      if (hotspots) { hotspots.relist(); }
     }, 200);
   });
   // The first list waits for the visible tiles (or 2 s): its count reads many rows on a large

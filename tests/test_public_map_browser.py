@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -396,6 +397,8 @@ def cluster(site, city):
         for i in range(6)
     ]
     Report.objects.bulk_create(rows)
+    # The first of them forty days ago: a window of 7 days finds the five since.
+    Report.objects.filter(tracking_code="MAPT0200").update(created_at=timezone.now() - timedelta(days=40))
     type(city.pothole).objects.filter(pk=city.pothole.pk).update(name_fa=HOSTILE)
     return site
 
@@ -425,8 +428,9 @@ def test_the_hotspot_layer_draws_and_lists_the_places_that_recur(browser, cluste
     # digits (closed reports count: the problem came back), the period, the verdict, the demo label.
     expect(item.locator(".map-hotspot-name")).to_have_text(HOSTILE)
     expect(item.locator(".map-hotspot-count")).to_have_text("۶ گزارش")
-    expect(item.locator(".map-hotspot-period")).to_contain_text("از ")
-    assert re.search("[۰-۹]", item.locator(".map-hotspot-period").inner_text())
+    # From forty days ago to today, Jalali, in Persian digits.
+    day = "[۰-۹]+ [^ ]+ [۰-۹]{4}"
+    assert re.fullmatch(f"از {day} تا {day}", item.locator(".map-hotspot-period").inner_text())
     expect(item.locator(".map-hotspot-candidate")).to_have_text("نامزد یک چاره ماندگار")
     expect(item.locator(".tag.generated")).to_have_text("۱ مورد از آن‌ها داده ساختگی نمایشی")
     hrefs = item.locator("a").evaluate_all("links => links.map((a) => a.getAttribute('href'))")
@@ -453,10 +457,12 @@ def test_the_hotspot_layer_draws_and_lists_the_places_that_recur(browser, cluste
     assert page.evaluate("window.__pwned") is None
     page.keyboard.press("Escape")
 
-    # The filters: the last 7 days asks for 7 days; suggestions only finds none.
+    # The filters: the last 7 days asks for 7 days and finds five of them (reported today: one day);
+    # suggestions only finds none.
     page.select_option("#map-window", "7")
-    page.wait_for_function("() => document.querySelector('#public-map').dataset.hotspots === '1'")
+    expect(item.locator(".map-hotspot-count")).to_have_text("۵ گزارش")
     assert asked[-1].endswith("/api/hotspots/?days=7")
+    assert re.fullmatch(day, item.locator(".map-hotspot-period").inner_text())
     page.uncheck("#map-cat-pothole")
     expect(page.locator(HOTSPOT)).to_have_count(0)
     assert asked[-1].endswith("/api/hotspots/?category=suggestion&days=7")

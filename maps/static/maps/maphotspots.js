@@ -57,8 +57,11 @@
       return params.toString();
     }
 
+    // Its reports' first and last day (one day when they are the same).
     function period(p) {
-      return h.fmt(strings.hotspotPeriod, { from: h.dateText(p.first_at), to: h.dateText(p.last_at) });
+      var first = h.dateText(p.first_at);
+      var last = h.dateText(p.last_at);
+      return first === last ? first : h.fmt(strings.hotspotPeriod, { from: first, to: last });
     }
 
     // What a hotspot says, in the popup and in the list: category, count, period, the verdict.

@@ -228,12 +228,12 @@ def reports_seed(city: BenchCity, n: int) -> int:
     from django.contrib.gis.geos import Point
     from django.db import connection, transaction
 
-    from districts.selectors import route_point
+    from districts.selectors import Routing, route_point
     from geo.srid import GEO_SRID
     from geo.text import normalize_persian
-    from issues.events import routing_data
+    from issues.events import created_events_bulk_create
     from issues.formats import token_hash
-    from issues.models import Channel, Report, ReportEvent, ReportPhoto
+    from issues.models import Channel, Report, ReportPhoto, ReportStatus
     from issues.services.intake import routing_fields
     from issues.services.tracking import TRACKING_ALPHABET, TRACKING_LENGTH
 
@@ -246,7 +246,7 @@ def reports_seed(city: BenchCity, n: int) -> int:
     with transaction.atomic():
         Report.objects.filter(category_id=city.category_id).delete()
         reports: list[Report] = []
-        events: list[ReportEvent] = []
+        created: list[tuple[Report, str, Routing, str]] = []
         for index, ((lon, lat), code) in enumerate(
             zip(points_in_counties(n, seed=SEED + 1), sorted(codes), strict=True)
         ):
@@ -270,16 +270,11 @@ def reports_seed(city: BenchCity, n: int) -> int:
                 **routing_fields(routing),  # type: ignore[arg-type]
             )
             reports.append(report)
-            events.append(
-                ReportEvent(
-                    report=report,
-                    kind=ReportEvent.Kind.CREATED,
-                    to_status="received",
-                    data={"routing": routing_data(routing), "channel": channel},
-                )
-            )
+            # Received, and forwarded at once when routing found a unit (report_create's rule).
+            status = ReportStatus.FORWARDED if routing.service_area else ReportStatus.RECEIVED
+            created.append((report, status, routing, channel))
         Report.objects.bulk_create(reports, batch_size=500)
-        ReportEvent.objects.bulk_create(events, batch_size=500)
+        created_events_bulk_create(created=created)
         ReportPhoto.objects.bulk_create(
             [
                 ReportPhoto(report=r, image=f"reports/bench/{r.tracking_code}.jpg", width=1600, height=1200)

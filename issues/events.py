@@ -5,7 +5,9 @@ feed, the staff timeline and the scorecards. Each kind of event has one function
 its fields (who, from and to which state, whether the public sees it, what `data` it carries), so a
 reader can rely on the shape of a kind wherever it was written. Each takes keyword arguments and
 returns the saved event, except `created_event`, which report_create writes in one statement with
-the report itself.
+the report itself. The bulk writers at the end write the same kinds for many reports at once: in SQL
+for the demo generator, with bulk_create for the bench's datasets. tests/test_event_writers.py holds
+both: no other module builds or inserts a ReportEvent row.
 """
 
 from __future__ import annotations
@@ -65,6 +67,32 @@ SELECT changed.id, 'status', %(actor_id)s, '', now(), changed.from_status, %(tar
        %(public)s, jsonb_build_object('action', %(action)s::text)
   FROM changed
 RETURNING id, at"""
+
+
+def status_changed_event_written(
+    *,
+    event_id: int,
+    report: Report,
+    actor: AbstractBaseUser,
+    at: Any,
+    from_status: str,
+    to_status: str,
+    action: str,
+    public: bool,
+) -> ReportEvent:
+    """The event STATUS_CHANGED_EVENT_INSERT_SQL wrote, as the object its ORM twin returns, built from
+    the statement's answer rather than read back (the quick transition answers without a read)."""
+    return ReportEvent(
+        id=event_id,
+        report=report,
+        kind=ReportEvent.Kind.STATUS,
+        actor=_user(actor),  # a staff account: the answer names it
+        at=at,
+        from_status=from_status,
+        to_status=to_status,
+        public=public,
+        data={"action": action},
+    )
 
 
 def status_changed_event(
@@ -271,3 +299,103 @@ def citizen_pledge_event(*, report: Report, step: str) -> ReportEvent:
         note=str(notes[step]),
         data={"pledge": step},
     )
+
+
+# --- Bulk writers -----------------------------------------------------------------------------------
+# The same kinds for many reports at once. The demo generator (issues/services/demo_generate.py) writes years of history for tens of
+# thousands of reports in a few statements, never row by row. Its events are the kinds above, in the
+# same shape, so the timelines, Open311 and the scorecards read them as they read a citizen's. Each
+# `*_events_select` below is the SELECT of one kind's rows from `source` (a table, or a subquery with
+# an alias, holding the columns its docstring names); the caller UNIONs them into a staging table
+# whose columns are BULK_EVENT_COLUMNS, keeps the rows it wants (those that have happened by now)
+# and writes them with report_events_bulk_insert_sql. Nobody real acts: no user, `actor_label` says
+# who in the story did; no note. `seq` orders the steps a report takes at one instant.
+BULK_EVENT_COLUMNS = ("report_id", "seq", "at", "kind", "from_status", "to_status", "actor_label", "note", "public", "data")  # fmt: skip
+
+
+def _bulk_select(source: str, **columns: str) -> str:
+    # Every kind takes its report, step order and time from the source as they are; no note.
+    columns = {"report_id": "report_id", "seq": "seq", "at": "at", "note": "''::text", **columns}
+    expressions = ", ".join(f"{columns[name]} AS {name}" for name in BULK_EVENT_COLUMNS)
+    return f"SELECT {expressions} FROM {source}"  # noqa: S608 (our own SQL, no input)
+
+
+def created_events_select(*, source: str) -> str:
+    """`created_event`'s rows from `source` (report_id, seq, at, to_status, district, service_area,
+    rule, distance_m, channel): the routing and the channel, and `generated: true`, as the report
+    itself is marked."""
+    return _bulk_select(
+        source,
+        kind=f"'{ReportEvent.Kind.CREATED.value}'::text",
+        from_status="'received'::text",
+        to_status="to_status::text",
+        actor_label="''::text",
+        public="true",
+        data="""jsonb_build_object(
+                  'routing', jsonb_build_object('district', district, 'service_area', service_area,
+                                                'rule', rule, 'distance_m', round(distance_m::numeric, 1)),
+                  'channel', channel, 'generated', true)""",
+    )
+
+
+def status_changed_events_select(*, source: str) -> str:
+    """`status_changed_event`'s rows from `source` (report_id, seq, at, from_status, to_status,
+    actor_label, action, data: the step's further keys as jsonb, or NULL): public, like the
+    workflow's steps."""
+    return _bulk_select(
+        source,
+        kind=f"'{ReportEvent.Kind.STATUS.value}'::text",
+        from_status="from_status::text",
+        to_status="to_status::text",
+        actor_label="actor_label::text",
+        public="true",
+        data="jsonb_build_object('action', action::text) || COALESCE(data, '{}'::jsonb)",
+    )
+
+
+def verification_events_select(*, source: str) -> str:
+    """`verification_event`'s rows from `source` (report_id, seq, at, actor_label, outcome, method):
+    internal."""
+    return _bulk_select(
+        source,
+        kind=f"'{ReportEvent.Kind.VERIFICATION.value}'::text",
+        from_status="''::text",
+        to_status="''::text",
+        actor_label="actor_label::text",
+        public="false",
+        data="jsonb_build_object('outcome', outcome::text, 'method', method::text)",
+    )
+
+
+def rated_events_select(*, source: str) -> str:
+    """`rated_event`'s rows from `source` (report_id, seq, at, score): by the citizen, the score
+    alone, public."""
+    return _bulk_select(
+        source,
+        kind=f"'{ReportEvent.Kind.RATED.value}'::text",
+        from_status="''::text",
+        to_status="''::text",
+        actor_label=f"'{CITIZEN}'::text",
+        public="true",
+        data="jsonb_build_object('score', score)",
+    )
+
+
+def created_events_bulk_create(*, created: Sequence[tuple[Report, str, Routing, str]]) -> list[ReportEvent]:
+    """`created_event` of reports saved together by bulk_create (the bench's datasets), for each
+    (report, status, routing, channel): the same rows, inserted a batch at a time."""
+    rows = []
+    for report, status, routing, channel in created:
+        event = created_event(status=status, routing=routing, channel=channel)
+        event.report = report
+        rows.append(event)
+    return ReportEvent.objects.bulk_create(rows, batch_size=500)
+
+
+def report_events_bulk_insert_sql(*, staging: str) -> str:
+    """The one INSERT of a staging table of BULK_EVENT_COLUMNS (rows of the selects above): ids in
+    the order of time, so a history read by id reads as it happened."""
+    columns = "report_id, kind, actor_id, actor_label, at, from_status, to_status, note, public, data"
+    return f"""INSERT INTO issues_reportevent ({columns})
+       SELECT report_id, kind, NULL, actor_label, at, from_status, to_status, note, public, data
+         FROM {staging} ORDER BY at, report_id, seq"""  # noqa: S608 (our own SQL, no input)

@@ -38,6 +38,7 @@ from django.utils import timezone
 from districts.models import ServiceArea
 from geo.srid import GEO_SRID
 from geo.text import normalize_persian
+from issues import events
 from issues.models import Category, Holiday, Report
 from issues.services.tracking import TRACKING_ALPHABET, TRACKING_LENGTH
 from issues.workflow.selectors import working_calendar_build
@@ -568,80 +569,89 @@ FATE_SQL = [
     "ANALYZE gen5 (gid, category_id)",
 ]
 
-# The steps as events, each kept only if it has happened by now. `seq` orders steps at one instant.
-EVENTS_SQL = """
-CREATE TEMP TABLE gen_ev ON COMMIT DROP AS
-SELECT * FROM (
-  SELECT g.gid, 0 AS seq, g.created AS at, 'created' AS kind, 'received' AS from_status, 'forwarded' AS to_status,
-         '' AS actor_label, true AS public,
-         jsonb_build_object('routing', jsonb_build_object('district', d.code, 'service_area', sa.code,
-                                                          'rule', 'covers', 'distance_m', 0.0),
-                            'channel', g.channel, 'generated', true) AS data
-    FROM gen5 g JOIN districts_district d ON d.id = g.district_id
-    LEFT JOIN districts_servicearea sa ON sa.id = g.unit_id
-  UNION ALL
-  SELECT g.gid, 1, g.t_side, 'status', 'forwarded',
-         CASE g.fate WHEN 'refer' THEN 'not_responsible' WHEN 'duplicate' THEN 'duplicate'
-                     WHEN 'citizens' THEN 'resolved_by_citizens' ELSE 'transferred' END,
-         CASE WHEN g.fate = 'citizens' THEN %(citizen_actor)s ELSE %(staff_actor)s END, true,
-         CASE g.fate WHEN 'refer' THEN jsonb_build_object('action', 'refer', 'referred_to', g.referred_to)
-                     WHEN 'duplicate' THEN jsonb_build_object('action', 'duplicate', 'duplicate_of', o.tracking_code)
-                     WHEN 'citizens' THEN jsonb_build_object('action', 'resolve_by_citizens')
-                     ELSE jsonb_build_object('action', 'transfer', 'from_service_area', sa.code,
-                                             'service_area', wa.code) END
-    FROM gen5 g
-    LEFT JOIN districts_servicearea sa ON sa.id = g.unit_id
-    LEFT JOIN districts_servicearea wa ON wa.id = g.work_unit
-    LEFT JOIN gen_codes o ON o.id = g.duplicate_of_id
-   WHERE g.fate <> 'main'
-  UNION ALL
-  SELECT g.gid, s.seq, s.at, 'status', s.from_status, s.to_status, s.actor, true, s.data
-    FROM gen10 g
-    LEFT JOIN districts_servicearea wa ON wa.id = g.work_unit
-    CROSS JOIN LATERAL (VALUES
-      (2, g.t_ack, CASE WHEN g.fate = 'transfer' THEN 'transferred' ELSE 'forwarded' END, 'acknowledged',
-       %(staff_actor)s, jsonb_build_object('action', 'acknowledge')),
-      (3, g.t_start, 'acknowledged', 'in_progress', %(staff_actor)s, jsonb_build_object('action', 'start')),
-      (4, g.t_done, 'in_progress', 'done', %(staff_actor)s,
-       jsonb_build_object('action', 'done', 'service_area', wa.code)),
-      (6, g.t_reopen, 'done', 'reopened', CASE WHEN g.checked THEN %(staff_actor)s ELSE %(citizen_actor)s END,
-       jsonb_build_object('action', 'reopen')),
-      (7, g.t_ack2, 'reopened', 'acknowledged', %(staff_actor)s, jsonb_build_object('action', 'acknowledge')),
-      (8, g.t_start2, 'acknowledged', 'in_progress', %(staff_actor)s, jsonb_build_object('action', 'start')),
-      (9, g.t_done2, 'in_progress', 'done', %(staff_actor)s,
-       jsonb_build_object('action', 'done', 'service_area', wa.code)),
-      (10, g.t_verify, 'done', 'verified', g.verified_by, jsonb_build_object('action', 'verify')),
-      (11, g.t_close, CASE WHEN g.t_verify IS NULL THEN 'done' ELSE 'verified' END, 'closed',
-       CASE WHEN g.t_verify IS NULL THEN %(system_actor)s ELSE %(staff_actor)s END, jsonb_build_object('action', 'close'))
-    ) AS s(seq, at, from_status, to_status, actor, data)
-   WHERE s.at IS NOT NULL
-  UNION ALL
-  SELECT g.gid, 5, g.t_check, 'verification', '', '', %(staff_actor)s, false,
-         jsonb_build_object('outcome', CASE WHEN g.reopens THEN 'not_fixed' ELSE 'confirmed' END,
-                            'method', 'call_back')
-    FROM gen10 g WHERE g.t_check IS NOT NULL
-  UNION ALL
-  SELECT g.gid, 12, g.t_close + (1 + 71 * g.u_rate_wait) * interval '1 hour', 'rated', '', '', %(citizen_actor)s, true,
-         jsonb_build_object('score', greatest(1, g.work_ratings[1 + floor(g.u_rate / %(rate_share)s * 100)::int]
-                                                 - CASE WHEN g.reopens THEN 1 ELSE 0 END))
-    FROM gen10 g WHERE g.u_rate < %(rate_share)s AND g.work_ratings IS NOT NULL
-) e
-WHERE e.at <= %(now)s
-"""
+# The steps as events, kept only if they have happened by now. Every kind is written by
+# issues/events.py: these are the sources of its bulk writers (the columns each names), and `seq`
+# orders the steps a report takes at one instant.
+# Each report was received and forwarded to the unit routing chose.
+_CREATED_SOURCE = """(
+    SELECT g.id AS report_id, 0 AS seq, g.created AS at, 'forwarded' AS to_status, d.code AS district,
+           sa.code AS service_area, 'covers' AS rule, 0.0 AS distance_m, g.channel
+      FROM gen5 g JOIN districts_district d ON d.id = g.district_id
+      LEFT JOIN districts_servicearea sa ON sa.id = g.unit_id) s"""
+# The side exits and the transfer.
+_SIDE_EXITS_SOURCE = """(
+    SELECT g.id AS report_id, 1 AS seq, g.t_side AS at, 'forwarded' AS from_status,
+           CASE g.fate WHEN 'refer' THEN 'not_responsible' WHEN 'duplicate' THEN 'duplicate'
+                       WHEN 'citizens' THEN 'resolved_by_citizens' ELSE 'transferred' END AS to_status,
+           CASE WHEN g.fate = 'citizens' THEN %(citizen_actor)s ELSE %(staff_actor)s END AS actor_label,
+           CASE g.fate WHEN 'refer' THEN 'refer' WHEN 'duplicate' THEN 'duplicate'
+                       WHEN 'citizens' THEN 'resolve_by_citizens' ELSE 'transfer' END AS action,
+           CASE g.fate WHEN 'refer' THEN jsonb_build_object('referred_to', g.referred_to)
+                       WHEN 'duplicate' THEN jsonb_build_object('duplicate_of', o.tracking_code)
+                       WHEN 'citizens' THEN NULL
+                       ELSE jsonb_build_object('from_service_area', sa.code, 'service_area', wa.code) END AS data
+      FROM gen5 g
+      LEFT JOIN districts_servicearea sa ON sa.id = g.unit_id
+      LEFT JOIN districts_servicearea wa ON wa.id = g.work_unit
+      LEFT JOIN gen_codes o ON o.id = g.duplicate_of_id
+     WHERE g.fate <> 'main') s"""
+# The main line, each step with its time (none: not taken).
+_MAIN_LINE_SOURCE = """(
+    SELECT g.id AS report_id, s.seq, s.at, s.from_status, s.to_status, s.actor_label, s.action, s.data
+      FROM gen10 g
+      LEFT JOIN districts_servicearea wa ON wa.id = g.work_unit
+      CROSS JOIN LATERAL (VALUES
+        (2, g.t_ack, CASE WHEN g.fate = 'transfer' THEN 'transferred' ELSE 'forwarded' END, 'acknowledged',
+         %(staff_actor)s, 'acknowledge', NULL::jsonb),
+        (3, g.t_start, 'acknowledged', 'in_progress', %(staff_actor)s, 'start', NULL),
+        (4, g.t_done, 'in_progress', 'done', %(staff_actor)s, 'done', jsonb_build_object('service_area', wa.code)),
+        (6, g.t_reopen, 'done', 'reopened', CASE WHEN g.checked THEN %(staff_actor)s ELSE %(citizen_actor)s END,
+         'reopen', NULL),
+        (7, g.t_ack2, 'reopened', 'acknowledged', %(staff_actor)s, 'acknowledge', NULL),
+        (8, g.t_start2, 'acknowledged', 'in_progress', %(staff_actor)s, 'start', NULL),
+        (9, g.t_done2, 'in_progress', 'done', %(staff_actor)s, 'done', jsonb_build_object('service_area', wa.code)),
+        (10, g.t_verify, 'done', 'verified', g.verified_by, 'verify', NULL),
+        (11, g.t_close, CASE WHEN g.t_verify IS NULL THEN 'done' ELSE 'verified' END, 'closed',
+         CASE WHEN g.t_verify IS NULL THEN %(system_actor)s ELSE %(staff_actor)s END, 'close', NULL)
+      ) AS s(seq, at, from_status, to_status, actor_label, action, data)
+     WHERE s.at IS NOT NULL) s"""
+# The 137 checks.
+_CHECKED_SOURCE = """(
+    SELECT g.id AS report_id, 5 AS seq, g.t_check AS at, %(staff_actor)s AS actor_label,
+           CASE WHEN g.reopens THEN 'not_fixed' ELSE 'confirmed' END AS outcome, 'call_back' AS method
+      FROM gen10 g WHERE g.t_check IS NOT NULL) s"""
+# The ratings, a while after the closing.
+_RATED_SOURCE = """(
+    SELECT g.id AS report_id, 12 AS seq, g.t_close + (1 + 71 * g.u_rate_wait) * interval '1 hour' AS at,
+           greatest(1, g.work_ratings[1 + floor(g.u_rate / %(rate_share)s * 100)::int]
+                       - CASE WHEN g.reopens THEN 1 ELSE 0 END) AS score
+      FROM gen10 g WHERE g.u_rate < %(rate_share)s AND g.work_ratings IS NOT NULL) s"""
+_EVENT_SELECTS = (
+    events.created_events_select(source=_CREATED_SOURCE),
+    events.status_changed_events_select(source=_SIDE_EXITS_SOURCE),
+    events.status_changed_events_select(source=_MAIN_LINE_SOURCE),
+    events.verification_events_select(source=_CHECKED_SOURCE),
+    events.rated_events_select(source=_RATED_SOURCE),
+)
+EVENTS_SQL = (
+    "CREATE TEMP TABLE gen_ev ON COMMIT DROP AS SELECT * FROM (\n"
+    + "\nUNION ALL\n".join(_EVENT_SELECTS)
+    + "\n) e WHERE e.at <= %(now)s"
+)
 
 REPORTS_SQL = [
     EVENTS_SQL,
-    "ANALYZE gen_ev (gid, kind)",
+    "ANALYZE gen_ev (report_id, kind)",
     # Where each report stands now: the last step that has happened.
     """CREATE TEMP TABLE gen_now ON COMMIT DROP AS
-       SELECT e.gid,
+       SELECT e.report_id,
               (array_agg(e.to_status ORDER BY e.at DESC, e.seq DESC)
                  FILTER (WHERE e.kind IN ('created', 'status')))[1] AS status,
               count(*) FILTER (WHERE e.kind = 'status') AS steps,
               max(e.at) FILTER (WHERE e.kind IN ('created', 'status')) AS updated
-         FROM gen_ev e GROUP BY e.gid""",
-    "CREATE UNIQUE INDEX ON gen_now (gid)",
-    "ANALYZE gen_now (gid)",
+         FROM gen_ev e GROUP BY e.report_id""",
+    "CREATE UNIQUE INDEX ON gen_now (report_id)",
+    "ANALYZE gen_now (report_id)",
     f"""INSERT INTO issues_report
          (id, tracking_code, city, category_id, kind, description, location, address, status, channel,
           district_id, service_area_id, routing_rule, routing_distance_m, routed_at,
@@ -666,7 +676,7 @@ REPORTS_SQL = [
               CASE WHEN g.fate = 'refer' AND g.t_side <= %(now)s THEN g.referred_to ELSE '' END,
               false, true, g.created, n.updated
          FROM gen5 g
-         JOIN gen_now n ON n.gid = g.gid
+         JOIN gen_now n ON n.report_id = g.id
          JOIN gen_codes k ON k.gid = g.gid
          JOIN gen_text t ON t.category_id = g.category_id
          LEFT JOIN gen10 m ON m.gid = g.gid
@@ -675,11 +685,7 @@ REPORTS_SQL = [
                   CASE WHEN m.t_reopen <= %(now)s THEN m.p_reopen
                        WHEN g.fate = 'transfer' AND g.t_side <= %(now)s THEN m.pb ELSE g.p0 END AS p_ack_clock) c
         ORDER BY g.gid""",
-    """INSERT INTO issues_reportevent
-         (report_id, kind, actor_id, actor_label, at, from_status, to_status, note, public, data)
-       SELECT g.id, e.kind, NULL, e.actor_label, e.at, e.from_status, e.to_status, '', e.public, e.data
-         FROM gen_ev e JOIN gen5 g ON g.gid = e.gid
-        ORDER BY e.at, g.id, e.seq""",
+    events.report_events_bulk_insert_sql(staging="gen_ev"),
     """INSERT INTO issues_verificationcheck (report_id, service_area_id, outcome, method, checked_by_id,
                                              created_at, checked_at)
        SELECT g.id, g.work_unit,
@@ -689,7 +695,7 @@ REPORTS_SQL = [
          FROM gen10 g WHERE g.t_check IS NOT NULL AND g.t_done <= %(now)s""",
     """INSERT INTO issues_satisfactionrating (report_id, service_area_id, score, reasons, comment, created_at)
        SELECT g.id, g.work_unit, (e.data ->> 'score')::int, '{}', '', e.at
-         FROM gen_ev e JOIN gen10 g ON g.gid = e.gid WHERE e.kind = 'rated'""",
+         FROM gen_ev e JOIN gen10 g ON g.id = e.report_id WHERE e.kind = 'rated'""",
 ]
 
 

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext as _
 
-from issues.events import STATUS_CHANGED_EVENT_INSERT_SQL
-from issues.models import Report, ReportEvent, ReportStatus, Role
+from issues.events import STATUS_CHANGED_EVENT_INSERT_SQL, status_changed_event_written
+from issues.models import Report, ReportStatus, Role
 from issues.notifications import status_step_notifies
 from issues.selectors import tracking_code_normalize
 from issues.workflow import transitions as table
@@ -151,16 +151,15 @@ def _quick(
     report_id, from_status, version, kind, event_id, at = row
     # What the answer shows of the report and of the step, without reading them back.
     report = Report(id=report_id, tracking_code=code, status=transition.target, version=version, kind=kind)
-    event = ReportEvent(
-        id=event_id,
+    event = status_changed_event_written(
+        event_id=event_id,
         report=report,
-        kind=ReportEvent.Kind.STATUS,
-        actor=cast(Any, actor),  # a staff account (AbstractBaseUser): the answer names it
+        actor=actor,
         at=at,
         from_status=from_status,
         to_status=transition.target,
+        action=action,
         public=transition.public,
-        data={"action": action},
     )
     return TransitionResult(report=report, event=event)
 

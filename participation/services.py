@@ -20,7 +20,6 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from districts.models import District
 from districts.selectors import district_for_point
 from geo.srid import in_geo_srid
 from issues import events
@@ -92,9 +91,11 @@ def point_fields_clean(*, kind: Any, name_fa: Any, name_en: Any, location: Any, 
     }
 
 
-def _district_for(location: Point) -> District | None:
+def _district_id_for(location: Point) -> int | None:
+    """The id of the district the point falls in: districts' selector answers it in its one read,
+    so the foreign key is set without reading the district row again."""
     match = district_for_point(point=location)
-    return District.objects.get(pk=match.id) if match else None
+    return match.id if match else None
 
 
 @transaction.atomic
@@ -110,7 +111,7 @@ def point_create(
 ) -> ParticipationPoint:
     """A new point, stocked, in the district its location falls in (districts' selector)."""
     fields = point_fields_clean(kind=kind, name_fa=name_fa, name_en=name_en, location=location, notes=notes)
-    point = ParticipationPoint.objects.create(**fields, district=_district_for(fields["location"]))
+    point = ParticipationPoint.objects.create(**fields, district_id=_district_id_for(fields["location"]))
     PointEvent.objects.create(
         point=point, kind=PointEvent.Kind.CREATED, actor=_user(actor), actor_label=actor_label or ""
     )
@@ -141,7 +142,7 @@ def point_update(
     if not changed:
         return locked
     if "location" in changed:
-        locked.district = _district_for(locked.location)
+        locked.district_id = _district_id_for(locked.location)
         changed.append("district")
     locked.save(update_fields=[*changed, "updated_at"])
     PointEvent.objects.create(

@@ -192,7 +192,7 @@ class PledgeCreateApi(_PledgeApi):
                 "report": report.tracking_code,
                 "status": created.pledge.status,
                 "token": created.token,
-                "url": request.build_absolute_uri(selectors.pledge_url(created.token)),
+                "url": request.build_absolute_uri(selectors.pledge_private_url(created.token)),
             },
             status=status.HTTP_201_CREATED,
         )

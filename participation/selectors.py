@@ -44,9 +44,15 @@ def point_public_url(point_id: int) -> str:
     return reverse("participation:point", args=[point_id])
 
 
-def pledge_url(token: str) -> str:
-    """The pledger's private page: the token is the address."""
-    return reverse("participation:pledge", args=[token])
+def pledge_url(pledge_id: int) -> str:
+    """The pledger's page, once their browser holds the private link (no secret in it)."""
+    return reverse("participation:pledge", args=[pledge_id])
+
+
+def pledge_private_url(token: str) -> str:
+    """The pledger's private link: the token is the address (exchanged for the session on first
+    use: participation/views.py)."""
+    return reverse("participation:pledge_link", args=[token])
 
 
 def bbox_parse(value: str | None) -> Polygon | None:

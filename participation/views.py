@@ -1,15 +1,21 @@
 """Participation's public pages under /participation/: a point's page with its one-tap "it is empty",
 the pledge ("I'll take care of it") from a report's tracking page, the pledger's private page (done,
 withdraw) and the reporter's confirmation. Plain HTML forms; no script of their own.
+
+The pledger's private link is /participation/pledges/<token>/ (given once, when pledging, and by the
+API). Like the reporter's link (issues/private_links.py), its first use exchanges the token for this
+browser's session and answers 303 to /participation/pledges/<id>/, an address with no secret in it:
+that page and its forms open by the session alone, which holds the token and checks it again on
+every use. Without it, the page is a 403 that names nobody.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -18,28 +24,26 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from issues.models import Report
-from issues.selectors import report_by_code, report_private_token_valid, report_tracking_url
+from issues.private_links import (
+    HttpResponseSeeOther,
+    private_headers,
+    private_link_grant,
+    private_link_lookup,
+    report_access_token_posted,
+)
+from issues.selectors import report_by_code, report_tracking_url
 from issues.throttling import client_fingerprint, throttle_wait
 from issues.workflow.services import ActionForbidden, ReportNotFound, TransitionConflict
 from participation import selectors, services
 from participation.forms import PledgeForm
-from participation.models import ParticipationPoint, PledgeStatus
+from participation.models import ParticipationPoint, Pledge, PledgeStatus
 from participation.throttling import PledgeThrottle, PointEmptyThrottle
 
-# Where the tracking page keeps, in the session, the reporter's tokens of the reports this browser
-# opened through its private link (maps/private_link.py writes it; participation sits below maps
-# and cannot import it, so it reads the same key and checks the token again).
-PRIVATE_SESSION_KEY = "open137_private_reports"
-
-
-class HttpResponseSeeOther(HttpResponseRedirect):
-    status_code = 303
-
-
-def _private_headers(response: HttpResponse) -> HttpResponse:
-    response["Referrer-Policy"] = "same-origin"
-    response["X-Robots-Tag"] = "noindex"
-    return response
+# The kind of thing a pledger's private link opens, in the session (issues/private_links.py).
+PLEDGE = "pledge"
+# The private link travels from the POST that made the pledge to the pledger's page in the session,
+# and is shown there once: the page's own address no longer is the link.
+FLASH_KEY = "open137_pledge_flash"
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -123,8 +127,9 @@ def _back_to_report(report: Report) -> HttpResponse:
 @never_cache
 @require_POST
 def report_pledge(request: HttpRequest, code: str) -> HttpResponse:
-    """ "I'll take care of it" from a report's tracking page: the pledge is made and the citizen is
-    taken to their private pledge page (its address is the private link)."""
+    """ "I'll take care of it" from a report's tracking page: the pledge is made, this browser holds
+    it (the session), and the citizen is taken to their pledge page, which shows the private link
+    once."""
     report = _report_or_404(code)
     wait = _wait(request, PledgeThrottle)
     if wait is not None:
@@ -146,40 +151,83 @@ def report_pledge(request: HttpRequest, code: str) -> HttpResponse:
     except TransitionConflict as exc:
         messages.error(request, exc.message)
         return _back_to_report(report)
-    messages.success(
-        request,
-        _("Thank you! Keep this page's address: it is your private link to say when it is done."),
-    )
-    return _private_headers(HttpResponseSeeOther(selectors.pledge_url(created.token)))
+    pledge_id = created.pledge.pk
+    private_link_grant(request, kind=PLEDGE, public_id=str(pledge_id), token=created.token)
+    request.session[FLASH_KEY] = {"id": pledge_id, "token": created.token}
+    messages.success(request, _("Thank you! Keep your private link, below: it opens this page again."))
+    return private_headers(HttpResponseSeeOther(selectors.pledge_url(pledge_id)))
 
 
-def _pledge_or_404(token: str) -> Any:
+def _pledge_held(request: HttpRequest, pledge_id: int) -> Pledge | None:
+    """The pledge, if this browser's session holds its private link's token and the token is still
+    the pledge's (checked on every use)."""
+
+    def lookup(token: str) -> Pledge | None:
+        pledge = selectors.pledge_by_token(token=token)
+        return pledge if pledge is not None and pledge.pk == pledge_id else None
+
+    return private_link_lookup(request, kind=PLEDGE, public_id=str(pledge_id), lookup=lookup)
+
+
+def _pledge_exchanged(request: HttpRequest, token: str) -> Pledge:
+    """The private link's first use: the pledge its token opens, now held by this browser's session
+    (a 404 for a token that opens none: the session gains nothing)."""
     pledge = selectors.pledge_by_token(token=token)
     if pledge is None:
         raise Http404
+    private_link_grant(request, kind=PLEDGE, public_id=str(pledge.pk), token=token)
     return pledge
+
+
+def _pledge_refused(request: HttpRequest) -> HttpResponse:
+    """Without the session (or the link), a pledge's page or step: a 403 that names nobody and says
+    how to get in, the same whether the pledge exists or not."""
+    response = render(
+        request,
+        "participation/pledge_forbidden.html",
+        {"message": _("This page is private: open it with your pledge's private link.")},
+        status=403,
+    )
+    return private_headers(response)
 
 
 @never_cache
 @require_GET
-def pledge_page(request: HttpRequest, token: str) -> HttpResponse:
-    """The pledger's private page: the report, the pledge's state, "done" and "withdraw"."""
-    pledge = _pledge_or_404(token)
+def pledge_link(request: HttpRequest, token: str) -> HttpResponse:
+    """/participation/pledges/<token>/, the private link (and the links already given out): the
+    token is exchanged for the session, then a 303 to the pledge's address without it."""
+    pledge = _pledge_exchanged(request, token)
+    return private_headers(HttpResponseSeeOther(selectors.pledge_url(pledge.pk)))
+
+
+@never_cache
+@require_GET
+def pledge_page(request: HttpRequest, pledge_id: int) -> HttpResponse:
+    """The pledger's page: the report, the pledge's state, "done" and "withdraw"; right after
+    pledging, the private link, once."""
+    pledge = _pledge_held(request, pledge_id)
+    if pledge is None:
+        return _pledge_refused(request)
+    private_url = None
+    flash = request.session.get(FLASH_KEY)
+    if isinstance(flash, dict) and flash.get("id") == pledge.pk:
+        del request.session[FLASH_KEY]
+        private_url = request.build_absolute_uri(selectors.pledge_private_url(str(flash["token"])))
     report = pledge.report
     context = {
         "pledge": pledge,
-        "token": token,
         "code": report.tracking_code,
         "track_url": report_tracking_url(code=report.tracking_code),
         "category": report.category,
         "live": pledge.status in (PledgeStatus.ACTIVE, PledgeStatus.DONE),
+        "private_url": private_url,
     }
-    response = render(request, "participation/pledge.html", context)
-    return _private_headers(response)
+    return private_headers(render(request, "participation/pledge.html", context))
 
 
-def _pledge_step(request: HttpRequest, token: str, step: Any, done_message: str) -> HttpResponse:
-    pledge = _pledge_or_404(token)
+def _pledge_step(
+    request: HttpRequest, pledge: Pledge, step: Callable[..., Pledge], done_message: str
+) -> HttpResponse:
     wait = _wait(request, PledgeThrottle)
     if wait is not None:
         messages.error(request, _("Too many requests from your address. Try again later."))
@@ -190,53 +238,68 @@ def _pledge_step(request: HttpRequest, token: str, step: Any, done_message: str)
             messages.error(request, exc.message)
         else:
             messages.success(request, done_message)
-    return _private_headers(HttpResponseSeeOther(selectors.pledge_url(token)))
+    return private_headers(HttpResponseSeeOther(selectors.pledge_url(pledge.pk)))
+
+
+def _done_message() -> str:
+    return _("Thank you! The reporter or the municipality will confirm it.")
+
+
+def _withdrawn_message() -> str:
+    return _("Your pledge is withdrawn.")
 
 
 @never_cache
 @require_POST
-def pledge_done(request: HttpRequest, token: str) -> HttpResponse:
-    return _pledge_step(
-        request,
-        token,
-        services.pledge_done,
-        _("Thank you! The reporter or the municipality will confirm it."),
-    )
+def pledge_done(request: HttpRequest, pledge_id: int) -> HttpResponse:
+    pledge = _pledge_held(request, pledge_id)
+    if pledge is None:
+        return _pledge_refused(request)
+    return _pledge_step(request, pledge, services.pledge_done, _done_message())
 
 
 @never_cache
 @require_POST
-def pledge_withdraw(request: HttpRequest, token: str) -> HttpResponse:
-    return _pledge_step(request, token, services.pledge_withdraw, _("Your pledge is withdrawn."))
+def pledge_withdraw(request: HttpRequest, pledge_id: int) -> HttpResponse:
+    pledge = _pledge_held(request, pledge_id)
+    if pledge is None:
+        return _pledge_refused(request)
+    return _pledge_step(request, pledge, services.pledge_withdraw, _withdrawn_message())
 
 
-def reporter_token(request: HttpRequest, report: Report) -> str | None:
-    """The reporter's private token for `report`: posted (`t`), or kept in this browser's session by
-    the tracking page; None unless it is valid now."""
-    posted = request.POST.get("t") or None
-    if posted and report_private_token_valid(report=report, token=posted):
-        return posted
-    granted = request.session.get(PRIVATE_SESSION_KEY) or {}
-    token = granted.get(report.tracking_code) if isinstance(granted, dict) else None
-    if isinstance(token, str) and report_private_token_valid(report=report, token=token):
-        return token
-    return None
+# A pledge page of before the exchange (its forms post to the link) still works: the token is
+# exchanged, the step taken, and the answer goes to the address without the token.
+
+
+@never_cache
+@require_POST
+def pledge_link_done(request: HttpRequest, token: str) -> HttpResponse:
+    pledge = _pledge_exchanged(request, token)
+    return _pledge_step(request, pledge, services.pledge_done, _done_message())
+
+
+@never_cache
+@require_POST
+def pledge_link_withdraw(request: HttpRequest, token: str) -> HttpResponse:
+    pledge = _pledge_exchanged(request, token)
+    return _pledge_step(request, pledge, services.pledge_withdraw, _withdrawn_message())
 
 
 @never_cache
 @require_POST
 def pledge_reporter_confirm(request: HttpRequest, code: str) -> HttpResponse:
-    """The reporter, through their private link, confirms the citizen's work: the report closes as
-    resolved by citizens."""
+    """The reporter, through their private link (the session the tracking page's exchange left, or
+    a token posted with the form), confirms the citizen's work: the report closes as resolved by
+    citizens."""
     report = _report_or_404(code)
-    if reporter_token(request, report) is None:
+    if report_access_token_posted(request, report=report) is None:
         response = render(
             request,
             "maps/forbidden.html",
             {"message": _("This private link is not valid for this report."), "code": report.tracking_code},
             status=403,
         )
-        return _private_headers(response)
+        return private_headers(response)
     pledge = selectors.pledge_live(report=report)
     wait = _wait(request, PledgeThrottle)
     if wait is not None:
@@ -250,4 +313,4 @@ def pledge_reporter_confirm(request: HttpRequest, code: str) -> HttpResponse:
             messages.error(request, exc.message)
         else:
             messages.success(request, _("Thank you: the report is closed as resolved by citizens."))
-    return _private_headers(_back_to_report(report))
+    return private_headers(_back_to_report(report))

@@ -395,8 +395,8 @@ def test_a_withdrawn_pledge_frees_the_report_for_another(api_client, client, sal
     report = _report(salting)
     token = _pledge(api_client, report).json()["token"]
     assert _pledge(api_client, report).status_code == 409  # one live pledge per report
-    # Through the pledger's page (a form).
-    page = client.get(f"/participation/pledges/{token}/")
+    # Through the pledger's page (a form), reached through the private link's exchange.
+    page = client.get(f"/participation/pledges/{token}/", follow=True)
     assert page.status_code == 200 and page["Referrer-Policy"] == "same-origin"
     assert client.post(f"/participation/pledges/{token}/withdraw/").status_code == 303
     assert Pledge.objects.get().status == "withdrawn"

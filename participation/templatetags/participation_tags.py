@@ -33,7 +33,6 @@ def pledge_box(context: template.Context) -> dict[str, Any]:
         "pledgeable": pledgeable,
         "code": report.tracking_code,
         "private": bool(context.get("private")),
-        "token": context.get("token") or "",
         "form": PledgeForm(auto_id="pledge_%s"),
         "csrf_token": context.get("csrf_token"),
     }

@@ -61,7 +61,14 @@ MEASURES = (
 
 
 def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "council/forbidden.html", {"message": message}, status=403)
+    # The staff pages' one 403 page (templates/forbidden.html), in the council's frame.
+    context = {
+        "base_template": "council/base.html",
+        "message": message,
+        "back_url": reverse("council:scorecards"),
+        "back_label": _("The public scorecards"),
+    }
+    return render(request, "forbidden.html", context, status=403)
 
 
 def dashboard_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -38,7 +38,14 @@ class ConsoleLogoutView(auth_views.LogoutView):
 
 
 def forbidden(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "console/forbidden.html", {"message": message}, status=403)
+    # The staff pages' one 403 page (templates/forbidden.html), in the console's frame.
+    context = {
+        "base_template": "console/base.html",
+        "message": message,
+        "back_url": reverse("maps:home"),
+        "back_label": _("Back to the public site"),
+    }
+    return render(request, "forbidden.html", context, status=403)
 
 
 def staff_required(roles: Collection[str] = REPORT_ROLES) -> Callable[[StaffView], StaffView]:

@@ -150,6 +150,19 @@ def private_reports(city, settings, tmp_path):
         consent_contact=True,
         attributes={},
     )
+    # Four more potholes within a few metres, each with the reporter's details: with the first, a
+    # hotspot (five within 50 m), so the hotspots and the heatmap answer something to scan.
+    for step in range(1, 5):
+        report_submit(
+            category=city.pothole,
+            location=Point(lon + step * 0.00005, lat, srid=4326),
+            description="چاله دوباره",
+            reporter_name=NAME,
+            reporter_phone=PHONE,
+            reporter_email=EMAIL,
+            consent_contact=True,
+            attributes={},
+        )
     report = Report.objects.get(tracking_code=created["code"])
     report_support(report=report, fingerprint="0" * 64)
     ReportEvent.objects.create(
@@ -215,6 +228,7 @@ def test_no_public_get_endpoint_shows_contact_details_or_tokens(private_reports)
                 "category": "pothole",
                 "service_code": "pothole",
                 "extensions": "true",
+                "zoom": "12",
             }
         ),
         "?" + urlencode({"service_request_id": code, "extensions": "true", "q": "چاله"}),
@@ -244,8 +258,16 @@ def test_no_public_get_endpoint_shows_contact_details_or_tokens(private_reports)
         "/api/categories/",
         point_page,
         "/api/participation/points/",
+        "/api/heatmap/",
+        "/api/hotspots/",
     ):
         assert must in ok, (must, sorted(ok))
+    # ...and answered with what the reports make of them: the five potholes are one hotspot and
+    # heatmap cells, so their rows were in what was scanned.
+    hotspots = anonymous.get("/api/hotspots/?category=pothole").json()
+    assert [f["properties"]["count"] for f in hotspots["features"]] == [5], hotspots
+    heatmap = anonymous.get("/api/heatmap/?zoom=12&category=pothole").json()
+    assert heatmap["count"] == 5, heatmap
     for prefix in ("/open311/", "/track/"):
         if any(u.startswith(prefix) for u in urls):
             assert any(u.startswith(prefix) for u in ok), (prefix, sorted(ok))

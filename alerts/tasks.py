@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from procrastinate.contrib.django import app
 
+from alerts.pruning import alerts_prune
 from alerts.sending import alerts_send
 
 
@@ -14,3 +15,13 @@ def alerts_send_job(timestamp: int) -> int:
     subscription and report once, whatever runs overlap: alerts/sending.py). Returns how many
     messages it queued; the outbox's own job sends them."""
     return len(alerts_send(commit=True).messages)
+
+
+@app.periodic(cron="41 3 * * *", periodic_id="alerts_prune")
+@app.task(name="alerts.alerts_prune", queue="alerts", queueing_lock="alerts_prune")
+def alerts_prune_job(timestamp: int) -> int:
+    """Every night: delete the link tokens and delivery rows that can no longer do anything
+    (alerts/pruning.py: stop links older than OPEN137_ALERT_LINK_DAYS, but never an active
+    subscription's newest). Returns how many rows it deleted."""
+    run = alerts_prune(commit=True)
+    return run.stop_tokens + run.confirm_tokens + run.deliveries

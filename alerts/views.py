@@ -138,5 +138,7 @@ def stop(request: HttpRequest) -> HttpResponse:
     token = request.POST.get("t") if request.method == "POST" else request.GET.get("t")
     outcome = subscription_stop(token=token, via="link")
     if outcome is None:
-        return render(request, "alerts/link.html", {"step": "invalid"}, status=404)
+        # Unknown, or older than OPEN137_ALERT_LINK_DAYS (alerts/pruning.py): the latest message's
+        # link always works while alerts still come.
+        return render(request, "alerts/link.html", {"step": "stop_invalid"}, status=404)
     return render(request, "alerts/link.html", {"step": "stopped"})

@@ -277,6 +277,12 @@ OPEN137_RATE_OPEN311 = os.environ.get("OPEN137_RATE_OPEN311", "600/hour")
 # bin is empty".
 OPEN137_RATE_ALERTS = os.environ.get("OPEN137_RATE_ALERTS", "10/hour")
 OPEN137_RATE_POINT_EMPTY = os.environ.get("OPEN137_RATE_POINT_EMPTY", "30/hour")
+# How long an alert message's stop link works, in days (alerts/pruning.py: the daily prune deletes
+# older links, but never an active subscription's newest one), and how long the record of which
+# report was told to which subscription is kept.
+OPEN137_ALERT_LINK_DAYS = int(os.environ.get("OPEN137_ALERT_LINK_DAYS", "365"))
+if OPEN137_ALERT_LINK_DAYS < 30:
+    raise ImproperlyConfigured("OPEN137_ALERT_LINK_DAYS must be a number of days, at least 30 (default 365).")
 # Django's cache lives in PostgreSQL, shared by every app process and server: no process-local state
 # (the write limits keep their own counters, issues.models.RateCounter). The table is created by `migrate` (issues/migrations/0003_cache_table.py).
 CACHES = {

@@ -35,6 +35,7 @@ from issues.oversight.scorecards import (
 from issues.selectors import category_list_public
 from issues.workflow.scope import StaffScope, staff_scope
 from issues.workflow.sla import jalali_format
+from open137.pages import forbidden_page
 
 # Who opens the dashboard: the council reads the numbers; the 137 supervisors run the service; a
 # district manager answers for their districts. Operators and unit staff work single reports.
@@ -61,14 +62,13 @@ MEASURES = (
 
 
 def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
-    # The staff pages' one 403 page (templates/forbidden.html), in the council's frame.
-    context = {
-        "base_template": "council/base.html",
-        "message": message,
-        "back_url": reverse("council:scorecards"),
-        "back_label": _("The public scorecards"),
-    }
-    return render(request, "forbidden.html", context, status=403)
+    return forbidden_page(
+        request,
+        frame="council/base.html",
+        message=message,
+        back_url=reverse("council:scorecards"),
+        back_label=_("The public scorecards"),
+    )
 
 
 def dashboard_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from issues.models import Role
 from issues.workflow.scope import StaffScope, staff_scope
+from open137.pages import forbidden_page
 
 StaffView = Callable[..., HttpResponse]
 
@@ -38,14 +39,13 @@ class ConsoleLogoutView(auth_views.LogoutView):
 
 
 def forbidden(request: HttpRequest, message: str) -> HttpResponse:
-    # The staff pages' one 403 page (templates/forbidden.html), in the console's frame.
-    context = {
-        "base_template": "console/base.html",
-        "message": message,
-        "back_url": reverse("maps:home"),
-        "back_label": _("Back to the public site"),
-    }
-    return render(request, "forbidden.html", context, status=403)
+    return forbidden_page(
+        request,
+        frame="console/base.html",
+        message=message,
+        back_url=reverse("maps:home"),
+        back_label=_("Back to the public site"),
+    )
 
 
 def staff_required(roles: Collection[str] = REPORT_ROLES) -> Callable[[StaffView], StaffView]:

@@ -263,19 +263,19 @@ def samples() -> list[Sample]:
     Needs Django's settings (the limits are the project's)."""
     from django.conf import settings
 
-    from issues import photos
+    from issues.photos import jpeg_coefficient_bytes, limits
 
     max_bytes: int = settings.OPEN137_PHOTO_MAX_BYTES
     max_pixels: int = settings.OPEN137_PHOTO_MAX_PIXELS
-    png_px, webp_px, heif_px = (photos.FORMAT_MAX_PIXELS[f] for f in ("PNG", "WEBP", "HEIF"))
-    png16_px = min(png_px, photos.PNG_MAX_DATA_BYTES // 8)  # 16-bit RGBA: 8 bytes a pixel
+    png_px, webp_px, heif_px = (limits.FORMAT_MAX_PIXELS[f] for f in ("PNG", "WEBP", "HEIF"))
+    png16_px = min(png_px, limits.PNG_MAX_DATA_BYTES // 8)  # 16-bit RGBA: 8 bytes a pixel
     fill = int(max_bytes * 0.95)  # files close to the byte limit: the most data to go through
-    progressive_fill = int(photos.MULTISCAN_MAX_FILE_BYTES * 0.97)
+    progressive_fill = int(limits.MULTISCAN_MAX_FILE_BYTES * 0.97)
     s420, s444 = [(2, 2), (1, 1), (1, 1)], [(1, 1)] * 3
 
     def progressive_size(samplings: list[tuple[int, int]]) -> tuple[int, int]:
         return largest_within(
-            photos.MULTISCAN_COEFFICIENTS_MAX_BYTES, lambda s: photos.jpeg_coefficient_bytes(*s, samplings)
+            limits.MULTISCAN_COEFFICIENTS_MAX_BYTES, lambda s: jpeg_coefficient_bytes(*s, samplings)
         )
 
     def progressive(samplings: list[tuple[int, int]], subsampling: int) -> bytes:
@@ -290,7 +290,7 @@ def samples() -> list[Sample]:
     jpeg_max = size_within(max_pixels)
     # A one-scan JPEG decoded whole with the most pixels JPEG_DECODED_MAX_BYTES allows, then shrunk
     # to the largest size kept (a square: 2048 x 2048).
-    square = math.isqrt(photos.JPEG_DECODED_MAX_BYTES // 4)
+    square = math.isqrt(limits.JPEG_DECODED_MAX_BYTES // 4)
     accepted = [
         Sample(
             "jpeg_12mp",
@@ -379,15 +379,15 @@ def samples() -> list[Sample]:
             lambda: encoded(texture(size_within(webp_px), 0.3), "WEBP", lossless=True),
         ),
     ]
-    if photos.HEIF_SUPPORTED:
+    if limits.HEIF_SUPPORTED:
         accepted.append(
             Sample(
                 "heic",
-                f"HEIC at the HEIC limits ({heif_px / 1e6:g} MP, {photos.HEIF_MAX_BYTES / photos.MB:g} MB)",
+                f"HEIC at the HEIC limits ({heif_px / 1e6:g} MP, {limits.HEIF_MAX_BYTES / limits.MB:g} MB)",
                 "IMG_0003.HEIC",
                 lambda: within_bytes(
                     lambda q: encoded(texture(size_within(heif_px), 0.3), "HEIF", quality=q, enc_params=FAST),
-                    photos.HEIF_MAX_BYTES,
+                    limits.HEIF_MAX_BYTES,
                     (40, 35, 30, 25, 20),
                 ),
             )
@@ -444,7 +444,7 @@ def samples() -> list[Sample]:
             refused="photo_too_many_pixels",
         ),
     ]
-    if photos.HEIF_SUPPORTED:
+    if limits.HEIF_SUPPORTED:
         refused += [
             Sample(
                 "over_heic",

@@ -14,7 +14,9 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from PIL import Image, ImageCms, ImageOps
 
-from issues.photos import ACCEPTED_FORMATS, JPEG_QUALITY, ProcessedPhoto, _gps_from_exif
+from issues.photos import ProcessedPhoto
+from issues.photos.gps import gps_from_exif
+from issues.photos.limits import ACCEPTED_FORMATS, JPEG_QUALITY
 
 
 def _refused(code: str) -> ValidationError:
@@ -62,7 +64,7 @@ def _decode(content: bytes) -> tuple[Image.Image, tuple[float, float] | None]:
         width, height = image.size
         if width * height > max_pixels:
             raise _refused("photo_too_many_pixels")
-        gps = _gps_from_exif(image)
+        gps = gps_from_exif(image)
         if image.format == "JPEG":
             image.draft("RGB", (max_side, max_side))
         image.load()

@@ -17,7 +17,8 @@ from PIL.TiffImagePlugin import IFDRational
 
 from districts.services import department_create
 from issues.models import Category, OutboxMessage, Report, ReportPhoto
-from issues.photos import HEIF_SUPPORTED, photo_gps, photo_process, photo_save
+from issues.photos import photo_gps, photo_process, photo_save
+from issues.photos.limits import HEIF_SUPPORTED
 from issues.services.submission import report_submit
 
 # These tests match the English wording of the messages.
@@ -311,7 +312,7 @@ def test_shrinking_band_by_band_gives_the_whole_image_shrunk(mode, monkeypatch):
     result is that of converting the whole and shrinking it at once, band edges included."""
     from PIL import ImageChops
 
-    from issues.photos import BAND_ROWS, _shrunk
+    from issues.photos.pixels import BAND_ROWS, shrunk
 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 40_000_000)  # as _decode sets it (Pillow checks crops)
     rgb = Image.merge("RGB", [Image.effect_noise((1400, 1000), 60) for _ in range(3)])
@@ -328,7 +329,7 @@ def test_shrinking_band_by_band_gives_the_whole_image_shrunk(mode, monkeypatch):
         whole = image.convert("RGB")
     else:
         image = whole = rgb
-    result = _shrunk(image, 500)
+    result = shrunk(image, 500)
     expected = whole.resize((500, 357), Image.Resampling.LANCZOS)
     assert result.mode == "RGB" and result.size == (500, 357) and result.height > BAND_ROWS
     low, high = ImageChops.difference(result, expected).convert("L").getextrema()

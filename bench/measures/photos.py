@@ -1,4 +1,4 @@
-"""Photos: what checking and cleaning one citizen's photo costs the server (issues/photos.py)."""
+"""Photos: what checking and cleaning one citizen's photo costs the server (issues/photos/)."""
 
 from __future__ import annotations
 

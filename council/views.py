@@ -22,13 +22,15 @@ from django.utils.translation import gettext as _
 
 from issues.filters import FilterError
 from issues.models import Role
-from issues.oversight.scorecards import (
+from issues.oversight.scorecard_csv import (
     DISTRICT_COLUMNS,
     MONTH_COLUMNS,
     UNIT_COLUMNS,
     WEEK_COLUMNS,
-    ScorecardFilters,
     scorecard_csv,
+)
+from issues.oversight.scorecards import (
+    ScorecardFilters,
     scorecard_filters_parse,
     scorecards,
 )

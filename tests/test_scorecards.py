@@ -388,7 +388,7 @@ def test_api_json_and_csv_agree_and_carry_no_personal_data(sample, api_client):
         assert "Private Person" not in text and "0912" not in text and "SC0000" not in text
         sheet = api_client.get(f"/api/scorecards/{kind}/", {"since": since, "format": "csv"})
         assert sheet.status_code == 200 and sheet["Content-Type"].startswith("text/csv")
-        table = list(csv.DictReader(io.StringIO(sheet.content.decode())))
+        table = list(csv.DictReader(io.StringIO(sheet.content.decode("utf-8-sig"))))
         expected = []
         for part in parts:
             found = body[part] if isinstance(body[part], list) else [body[part]]
@@ -454,7 +454,7 @@ def test_manager_sees_own_polygon_only(sample, staff):
     sheet = _client(staff.manager_r1).get(
         "/council/", {"format": "csv", "table": "districts", "since": sample.since.date().isoformat()}
     )
-    codes = [row["code"] for row in csv.DictReader(io.StringIO(sheet.content.decode()))]
+    codes = [row["code"] for row in csv.DictReader(io.StringIO(sheet.content.decode("utf-8-sig")))]
     assert codes == ["R1", "S11", "city"]
     council = (
         _client(staff.council).get("/council/", {"since": sample.since.date().isoformat()}).content.decode()
@@ -468,7 +468,7 @@ def test_dashboard_csv_equals_its_numbers(sample, staff):
     for table in ("districts", "units", "weeks", "months"):
         sheet = _client(staff.council).get("/council/", {"format": "csv", "table": table, "since": since})
         assert sheet.status_code == 200
-        lines = list(csv.DictReader(io.StringIO(sheet.content.decode())))
+        lines = list(csv.DictReader(io.StringIO(sheet.content.decode("utf-8-sig"))))
         rows = data[table] + ([data["city"]] if table in ("districts", "units") else [])
         assert [line["received"] for line in lines] == [str(r["received"]) for r in rows]
         assert [line["resolve_median_hours"] for line in lines] == [

@@ -18,13 +18,15 @@ from rest_framework.views import APIView
 from districts.apis import field_error
 from issues.api.schema import ErrorSerializer
 from issues.filters import FilterError
-from issues.oversight.scorecards import (
+from issues.oversight.scorecard_csv import (
     CITY_COLUMNS,
     DISTRICT_COLUMNS,
     MONTH_COLUMNS,
     UNIT_COLUMNS,
     WEEK_COLUMNS,
     scorecard_csv,
+)
+from issues.oversight.scorecards import (
     scorecard_filters_parse,
     scorecards,
 )

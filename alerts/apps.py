@@ -9,3 +9,11 @@ class AlertsConfig(AppConfig):
 
     name = "alerts"
     verbose_name = _("Alerts")
+
+    def ready(self) -> None:
+        # The prune's settings (alerts/forgetting.py) refuse to start when wrong, as the others do
+        # in open137/settings.py, rather than fail at 03:41.
+        from alerts.forgetting import prune_batch_size, stopped_days
+
+        stopped_days()
+        prune_batch_size()

@@ -22,6 +22,6 @@ def alerts_send_job(timestamp: int) -> int:
 def alerts_prune_job(timestamp: int) -> int:
     """Every night: delete the link tokens and delivery rows that can no longer do anything
     (alerts/pruning.py: stop links older than OPEN137_ALERT_LINK_DAYS, but never an active
-    subscription's newest). Returns how many rows it deleted."""
-    run = alerts_prune(commit=True)
-    return run.stop_tokens + run.confirm_tokens + run.deliveries
+    subscription's newest), and forget the subscriptions never confirmed or stopped
+    OPEN137_ALERT_STOPPED_DAYS ago, with their messages. Returns how many rows it deleted."""
+    return alerts_prune(commit=True).total

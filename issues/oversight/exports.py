@@ -399,6 +399,22 @@ _PANEL_CSS = """
 """
 
 
+def _tip(text: str) -> str:
+    """A tooltip's text as folium must be given it: folium puts a GeoJSON tooltip's values into
+    innerHTML and a marker's tooltip into a JavaScript template literal, both as they are. A
+    district or category name comes from an import or the admin, so markup, `${`, a backtick or a
+    backslash in it are written as character references: the council member's browser shows them
+    as the characters and runs nothing."""
+    return html.escape(text).replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
+
+
+def _tipped(features: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
+    """Copies of the features with their `field` written as a tooltip's text (_tip)."""
+    return [
+        {**f, "properties": {**f["properties"], field: _tip(str(f["properties"][field]))}} for f in features
+    ]
+
+
 def map_export_html(
     *,
     kind: str,
@@ -453,7 +469,7 @@ def map_export_html(
     outlines = folium.FeatureGroup(name="مرز منطقه‌ها", show=True)
     if districts:
         folium.GeoJson(
-            {"type": "FeatureCollection", "features": districts},
+            {"type": "FeatureCollection", "features": _tipped(districts, "name_fa")},
             style_function=lambda f: {
                 "color": "#444",
                 "weight": 2 if f["properties"]["level"] == 1 else 1,
@@ -476,11 +492,11 @@ def map_export_html(
                 fill=True,
                 fill_color=props["fill"],
                 fill_opacity=0.7,
-                tooltip=props["label"],
+                tooltip=_tip(props["label"]),
             ).add_to(group)
     elif layer.geojson["features"]:
         folium.GeoJson(
-            layer.geojson,
+            {**layer.geojson, "features": _tipped(layer.geojson["features"], "label")},
             style_function=lambda f: {
                 "color": "#555",
                 "weight": 0.5 if kind == "heatmap" else 1,

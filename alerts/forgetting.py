@@ -30,7 +30,6 @@ kind; the caller (pruning._in_batches) repeats it until a batch comes back short
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from django.conf import settings
@@ -46,11 +45,9 @@ PRUNE_BATCH_DEFAULT = 1000
 
 
 def _int_setting(name: str, default: int, *, least: int) -> int:
-    """A whole number from the settings, or else the environment (open137/settings.py does not
-    name these yet), at least `least`; anything else refuses to start (alerts/apps.py)."""
-    raw = getattr(settings, name, None)
-    if raw is None:
-        raw = os.environ.get(name, str(default))
+    """A whole number from the settings (open137/settings.py reads the environment), at least
+    `least`; anything else refuses to start (alerts/apps.py)."""
+    raw = getattr(settings, name, default)
     try:
         value = int(str(raw).strip())
     except ValueError:

@@ -283,6 +283,10 @@ OPEN137_RATE_POINT_EMPTY = os.environ.get("OPEN137_RATE_POINT_EMPTY", "30/hour")
 OPEN137_ALERT_LINK_DAYS = int(os.environ.get("OPEN137_ALERT_LINK_DAYS", "365"))
 if OPEN137_ALERT_LINK_DAYS < 30:
     raise ImproperlyConfigured("OPEN137_ALERT_LINK_DAYS must be a number of days, at least 30 (default 365).")
+# A stopped subscription, with its contact, is forgotten this many days after the stop (0: at the
+# next prune); the prune deletes this many rows per transaction (alerts/forgetting.py).
+OPEN137_ALERT_STOPPED_DAYS = os.environ.get("OPEN137_ALERT_STOPPED_DAYS", "30")
+OPEN137_ALERT_PRUNE_BATCH = os.environ.get("OPEN137_ALERT_PRUNE_BATCH", "1000")
 # Django's cache lives in PostgreSQL, shared by every app process and server: no process-local state
 # (the write limits keep their own counters, issues.models.RateCounter). The table is created by `migrate` (issues/migrations/0003_cache_table.py).
 CACHES = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,16 @@ from issues.workflow.sla import jalali_format
 FEED_MAX_AGE_S = 120
 _PLACEHOLDER = "TRACKINGCODE"
 
+# Characters XML 1.0 cannot hold. A description may carry them (a terminal escape, a backspace
+# pasted from somewhere: only NUL is refused at the door), and so may a name from an import; one of
+# them in any entry made every feed it appears in a 500 (Django refuses to write it) or, for U+FFFE,
+# a document no reader parses. They are dropped from everything the feed writes.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
 
 def _en() -> bool:
     return (get_language() or "fa").startswith("en")
@@ -49,7 +60,7 @@ class ReportsFeed(Feed):
         return {"kind": "all", "title": _("New reports in the city"), "rows": feed_reports()}
 
     def title(self, obj: dict[str, Any]) -> str:
-        return f"{_('137 Qazvin')}: {obj['title']}"
+        return _xml(f"{_('137 Qazvin')}: {obj['title']}")
 
     def subtitle(self, obj: dict[str, Any]) -> str:
         return _("The newest reports, with a link to follow each one.")
@@ -71,7 +82,7 @@ class ReportsFeed(Feed):
         title = f"{item['tracking_code']} · {_name(item, 'category_')} · {status}"
         if item["generated"]:
             title = f"[{_('generated demo data')}] {title}"
-        return title
+        return _xml(title)
 
     def item_description(self, item: dict[str, Any]) -> str:
         # Atom's summary is HTML: every value is escaped here, so a description reading
@@ -86,7 +97,7 @@ class ReportsFeed(Feed):
         text = " ".join((item["description"] or "").split())
         parts = [f"<p>{html.escape(text)}</p>"] if text else []
         parts.append("<p>" + "<br>".join(html.escape(f) for f in facts) + "</p>")
-        return "".join(parts)
+        return _xml("".join(parts))
 
     def item_link(self, item: dict[str, Any]) -> str:
         return str(item["link"])

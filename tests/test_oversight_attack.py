@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
+from xml.etree import ElementTree as ET
 
 import pytest
 from django.test import Client
 
 from districts.models import District, ServiceArea
-from issues.models import Report
-from tests.conftest import STAFF_PASSWORD
+from issues.models import Category, Report
+from issues.services.intake import report_create
+from tests.conftest import STAFF_PASSWORD, pt
 from tests.test_hotspots import city_reports  # noqa: F401  (a fixture)
 
 # ruff: noqa: F811  (the fixture imported above, named as a test's argument)
@@ -86,3 +88,30 @@ def test_council_csv_shows_hostile_names_as_text(hostile_names, staff, table):
     _no_formula(rows)
     if table == "districts":
         assert {row["name_en"] for row in rows} >= {"'" + FORMULAS["R1"], "'" + FORMULAS["R2"]}
+
+
+# --- Atom feeds -----------------------------------------------------------------------------------
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+# Characters XML 1.0 cannot hold (a terminal escape, a bell, a backspace, a form feed, U+FFFE) amid
+# markup: a description may carry them (only NUL is refused), a category's name too.
+CONTROLS = "<b>x</b>\x1b[2J\x07 چاله\x08 ]]> \x0c\ufffe & end"
+
+
+def test_feeds_stay_well_formed_with_control_characters(city):
+    report = report_create(category=city.pothole, location=pt(*city.points.r1), description=CONTROLS)
+    Category.objects.filter(pk=city.pothole.pk).update(name_fa="چاله\x1b" + CONTROLS, name_en="Pot\x07hole")
+    client = Client()
+    for url in (
+        "/alerts/feeds/all.atom",
+        "/alerts/feeds/district/R1.atom",
+        "/alerts/feeds/category/pothole.atom",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        feed = ET.fromstring(response.content)  # well-formed, or this raises
+        [entry] = feed.findall(f"{ATOM}entry")
+        assert report.tracking_code in entry.findtext(f"{ATOM}title")
+        summary = entry.findtext(f"{ATOM}summary")
+        # The description's visible text survives, as text (escaped markup) without the controls.
+        assert "&lt;b&gt;x&lt;/b&gt;" in summary and "چاله" in summary and "]]&gt;" in summary

@@ -5,8 +5,8 @@ For each operation schemathesis generates requests, valid (positive) and invalid
 each answer must be: not a server error (5xx), a status code the schema documents for the
 operation, the content type it documents, and a body that validates against the documented
 schema. Where an answer broke its schema the schema was wrong and was fixed in its `extend_schema`
-(issues/api/views.py, issues/staff_api/views.py, issues/oversight/views.py, districts/apis.py), not
-here.
+(the view modules of issues/api/, issues/staff_api/views.py, issues/oversight/views.py,
+districts/apis.py), not here.
 
 The requests reach real data: the standard test city, reports in several states with fixed
 tracking codes and known private tokens, so that generated paths and bodies name a report (and

@@ -3,17 +3,11 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularSwaggerView
 
-from issues.api.views import (
-    CategoryListApi,
-    LocateApi,
-    ReportDetailApi,
-    ReportFeedbackApi,
-    ReportListCreateApi,
-    ReportNearbyApi,
-    ReportRatingApi,
-    ReportStopMessagesApi,
-    ReportSupportApi,
-)
+from issues.api.categories import CategoryListApi
+from issues.api.locate import LocateApi
+from issues.api.private_link import ReportFeedbackApi, ReportRatingApi, ReportStopMessagesApi
+from issues.api.reports import ReportDetailApi, ReportListCreateApi
+from issues.api.support import ReportNearbyApi, ReportSupportApi
 
 urlpatterns = [
     path("locate/", LocateApi.as_view(), name="locate"),

@@ -1,13 +1,10 @@
-"""The project's own report API under /api/: locate, reports (list, create, detail, support, nearby,
-and the reporter's feedback, rating and stop-messages with their private token) and categories.
-Thin: parse the input, call one service or selector, render.
+"""The reports themselves: the public list (GeoJSON, filtered, paginated) and a new report
+(`/api/reports/`), and one report with its public timeline and photos (`/api/reports/<code>/`).
 
 Public answers never carry the reporter's name, phone or e-mail, nor the private token (that one is
 only in the answer to the request that created the report, and to a replay of that very request
 with its Idempotency-Key): the selectors they are built from do not read those columns.
 """
-
-from __future__ import annotations
 
 from typing import Any
 
@@ -15,7 +12,6 @@ import orjson
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
 from django.urls import reverse
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -23,7 +19,6 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_view,
 )
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -33,112 +28,43 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from districts.apis import field_error, routing_json
-from districts.selectors import (
-    point_from_lat_lon,
-    route_point,
-)
-from geo.coords import CoordinateError
+from districts.apis import field_error
 from issues.api.documents import coordinate, report_detail_json, report_properties, routing_public_json
 from issues.api.params import (
     PAGE_SIZE_DEFAULT,
     PAGE_SIZE_MAX,
-    FeedbackInput,
-    PrivateTokenInput,
-    RatingInput,
     ReportCreateInput,
     ReportCreateSerializer,
-    category_or_400,
     category_point_routed_or_400,
-    conflict,
     cursor_url,
     idempotency_key_read,
     invalid,
     list_paging,
     not_found,
-    private_link_refused,
 )
 from issues.api.schema import (
     CODE_PARAM,
-    ERRORS,
-    CategorySerializer,
-    ConflictSerializer,
     ErrorSerializer,
-    FeedbackResultSerializer,
-    MessagesStoppedSerializer,
-    NearbySerializer,
-    RatingResultSerializer,
     ReportCreatedSerializer,
     ReportDetailSerializer,
     ReportFeatureCollectionSerializer,
-    SupportResultSerializer,
     ThrottledSerializer,
 )
 from issues.filters import FilterError, report_filters_parse
 from issues.formats import local_iso
-from issues.models import OPEN_STATUSES, Channel, Report
+from issues.models import OPEN_STATUSES, Channel
 from issues.selectors import (
-    category_list_public,
     photo_url,
-    report_by_code,
     report_list_page,
-    report_nearby_open,
-    report_private_token_valid,
     report_public_get,
     report_tracking_url,
 )
-from issues.services.citizen import report_support
 from issues.services.submission import report_submit
 from issues.throttling import (
     ReportCreateThrottle,
-    ReportSupportThrottle,
-    ReportUpdateThrottle,
     WriteThrottleMixin,
-    client_fingerprint,
 )
-from issues.workflow.citizen import report_citizen_confirm, report_messages_stop, report_rate
-from issues.workflow.services import TransitionConflict
 from open137.api import AnswersInItsOwnFormat, SameSiteWrite
-
-# --- Views -----------------------------------------------------------------------------------------
-
-
-class LocateApi(APIView):
-    """Which district, service area and unit would take a report at this point."""
-
-    permission_classes = [AllowAny]
-    authentication_classes: list[type] = []
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "lat", OpenApiTypes.NUMBER, required=True, description="Latitude, WGS 84 degrees"
-            ),
-            OpenApiParameter(
-                "lon", OpenApiTypes.NUMBER, required=True, description="Longitude, WGS 84 degrees"
-            ),
-            OpenApiParameter(
-                "category", OpenApiTypes.STR, description="Category code: adds the department's unit"
-            ),
-        ],
-        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
-    )
-    def get(self, request: Request) -> Response:
-        try:
-            point = point_from_lat_lon(
-                lat=request.query_params.get("lat"), lon=request.query_params.get("lon")
-            )
-        except CoordinateError as exc:
-            raise field_error(exc.field, exc.message) from None
-        department_id = None
-        code = request.query_params.get("category")
-        if code:
-            # PostgreSQL text cannot hold a NUL byte: such a code names no category (and must not
-            # reach the query, where it would be a server error rather than a 400).
-            category = category_or_400(code)
-            department_id = category.department_id
-        routing = route_point(point=point, department_id=department_id)
-        return Response({"lat": point.y, "lon": point.x, **routing_json(routing)})
 
 
 class ReportListCreateApi(WriteThrottleMixin, APIView):
@@ -362,191 +288,3 @@ class ReportDetailApi(APIView):
         if report is None:
             return not_found(code)
         return Response(report_detail_json(report))
-
-
-class ReportSupportApi(WriteThrottleMixin, APIView):
-    """ "Me too": one more citizen has the same problem; each client counts once."""
-
-    permission_classes = [AllowAny, SameSiteWrite]
-    authentication_classes: list[type] = []
-    write_throttle_classes = [ReportSupportThrottle]
-    throttle_message = gettext_lazy("Too many “me too” requests from your address.")
-
-    @extend_schema(
-        operation_id="reports_support",
-        request=None,
-        parameters=[CODE_PARAM],
-        responses={
-            200: SupportResultSerializer,
-            400: ErrorSerializer,
-            404: ErrorSerializer,
-            429: ThrottledSerializer,
-        },
-    )
-    def post(self, request: Request, code: str) -> Response:
-        report = report_by_code(code=code)
-        if report is None:
-            return not_found(code)
-        # Closed reports are refused by the service (a ValidationError: 400 with its message).
-        report, added = report_support(
-            report=report, fingerprint=client_fingerprint(request), channel=Channel.API
-        )
-        return Response({"code": report.tracking_code, "support_count": report.support_count, "added": added})
-
-
-class ReportNearbyApi(APIView):
-    """Open reports of a category near a point, within the category's duplicate radius: offered to
-    a citizen to support ("me too") before filing a new report."""
-
-    permission_classes = [AllowAny]
-    authentication_classes: list[type] = []
-
-    @extend_schema(
-        operation_id="reports_nearby",
-        parameters=[
-            OpenApiParameter("lat", OpenApiTypes.NUMBER, required=True),
-            OpenApiParameter("lon", OpenApiTypes.NUMBER, required=True),
-            OpenApiParameter("category", OpenApiTypes.STR, required=True, description="Category code"),
-        ],
-        responses={200: NearbySerializer, **ERRORS},
-    )
-    def get(self, request: Request) -> Response:
-        code = request.query_params.get("category") or ""
-        if not code:
-            raise field_error("category", _("category is required."))
-        category = category_or_400(code)
-        try:
-            point = point_from_lat_lon(
-                lat=request.query_params.get("lat"), lon=request.query_params.get("lon")
-            )
-        except CoordinateError as exc:
-            raise field_error(exc.field, exc.message) from None
-        rows = report_nearby_open(category=category, point=point)
-        results = [
-            {
-                **row,
-                "lat": coordinate(row["lat"]),
-                "lon": coordinate(row["lon"]),
-                "created_at": local_iso(row["created_at"]),
-            }
-            for row in rows
-        ]
-        return Response(
-            {"category": category.code, "radius_m": category.duplicate_radius_m, "results": results}
-        )
-
-
-class CategoryListApi(APIView):
-    """The active categories (what can be reported), with department and extra questions."""
-
-    permission_classes = [AllowAny]
-    authentication_classes: list[type] = []
-
-    @extend_schema(operation_id="categories_list", responses={200: CategorySerializer(many=True)})
-    def get(self, request: Request) -> Response:
-        response = Response(category_list_public())
-        response["Cache-Control"] = "public, max-age=300"
-        return response
-
-
-# --- The reporter's private link ---------------------------------------------------------------
-
-
-class PrivateLinkApi(WriteThrottleMixin, APIView):
-    """A write by the reporter with their private token (the `t` of the private link), as on the
-    tracking page: the token is checked before anything else (403), then the per-address limit on
-    these writes (429), then the values (400), then whether the report is in a state for it (409).
-    Each endpoint names its input and what it does (`act`)."""
-
-    permission_classes = [AllowAny, SameSiteWrite]
-    authentication_classes: list[type] = []
-    write_throttle_classes = [ReportUpdateThrottle]
-    throttle_message = gettext_lazy("Too many changes through private links from your address.")
-    input_class: type[PrivateTokenInput] = PrivateTokenInput
-    _token_checked = False
-
-    def check_throttles(self, request: Request) -> None:
-        # DRF checks the limits before the view runs; here they wait for the token (see post).
-        if self._token_checked:
-            super().check_throttles(request)
-
-    def act(self, report: Report, data: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def post(self, request: Request, code: str) -> Response:
-        report = report_by_code(code=code)
-        if report is None:
-            return not_found(code)
-        token = request.data.get("token") if hasattr(request.data, "get") else None
-        if not isinstance(token, str) or not report_private_token_valid(report=report, token=token):
-            return private_link_refused()
-        self._token_checked = True
-        self.check_throttles(request)
-        serializer = self.input_class(data=request.data)
-        if not serializer.is_valid():
-            raise invalid(serializer.errors)
-        try:
-            body = self.act(report, dict(serializer.validated_data))
-        except TransitionConflict as exc:
-            return conflict(exc.message, code=exc.code, current=exc.current)
-        return Response({"code": report.tracking_code, **body})
-
-
-def _private_schema(operation_id: str, request: type, response: type) -> Any:
-    return extend_schema_view(
-        post=extend_schema(
-            operation_id=operation_id,
-            request=request,
-            parameters=[CODE_PARAM],
-            responses={
-                200: response,
-                400: ErrorSerializer,
-                403: ErrorSerializer,
-                404: ErrorSerializer,
-                409: ConflictSerializer,
-                429: ThrottledSerializer,
-            },
-        )
-    )
-
-
-@_private_schema("reports_feedback", FeedbackInput, FeedbackResultSerializer)
-class ReportFeedbackApi(PrivateLinkApi):
-    """The reporter says whether the unit's work fixed the problem: fixed closes the report (it is
-    verified by the reporter), not fixed reopens it and sends it back to the unit. 409 before the
-    unit reports the work done."""
-
-    input_class = FeedbackInput
-
-    def act(self, report: Report, data: dict[str, Any]) -> dict[str, Any]:
-        confirmation = report_citizen_confirm(report=report, fixed=data["fixed"], note=data["note"])
-        return {"fixed": data["fixed"], "status": confirmation.report.status}
-
-
-@_private_schema("reports_rating", RatingInput, RatingResultSerializer)
-class ReportRatingApi(PrivateLinkApi):
-    """The reporter rates the service once the report is closed: a score from 1 to 5, reasons and a
-    comment, once per report (409 the second time, and before the report is closed)."""
-
-    input_class = RatingInput
-
-    def act(self, report: Report, data: dict[str, Any]) -> dict[str, Any]:
-        try:
-            rating = report_rate(
-                report=report, score=data["score"], reasons=data["reasons"], comment=data["comment"]
-            )
-        except DjangoValidationError as exc:
-            if getattr(exc, "code", None) != "already_rated":
-                raise
-            raise TransitionConflict(
-                " ".join(exc.messages), code="already_rated", current={"status": report.status}
-            ) from None
-        return {"score": rating.score, "reasons": rating.reasons}
-
-
-@_private_schema("reports_stop_messages", PrivateTokenInput, MessagesStoppedSerializer)
-class ReportStopMessagesApi(PrivateLinkApi):
-    """The reporter wants no more SMS or e-mail about this report (asking again changes nothing)."""
-
-    def act(self, report: Report, data: dict[str, Any]) -> dict[str, Any]:
-        return {"messages_stopped": True, "changed": report_messages_stop(report=report)}

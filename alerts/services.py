@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,6 +36,8 @@ CONFIRM_TOKEN_DAYS = 7
 # Confirmation messages one address or phone may receive a day, whoever asks: the address's owner
 # is not to be flooded through our form (the per-client limit is the other half).
 CONFIRMATIONS_PER_CONTACT_PER_DAY = 3
+# The first key of the per-contact advisory lock (pg_advisory_xact_lock(key, hashtext(contact))).
+CONTACT_LOCK_KEY = 137_010
 TOKEN_BYTES = 24
 
 
@@ -197,6 +199,12 @@ def subscription_request(
     district_code, category, point, radius = _criteria_clean(
         district_code=district_code, category_code=category_code, lat=lat, lon=lon, radius_m=radius_m
     )
+    # One request per contact at a time, until this transaction ends. Without it two identical
+    # requests at once each found no subscription and made one (both confirmed, every alert went
+    # twice), and parallel requests each counted the day's confirmations before any was written
+    # (a phone flooded past the limit). A lock on rows cannot serve: the row does not exist yet.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [CONTACT_LOCK_KEY, contact])
     same = (
         Subscription.objects.select_for_update()
         .filter(

@@ -14,8 +14,11 @@ from django.db import connections
 
 from alerts.models import Subscription
 from alerts.services import CONFIRMATIONS_PER_CONTACT_PER_DAY, ContactLimitReached, subscription_request
+from issues.models import ReportEvent, ReportStatus
 from issues.outbox import OutboxMessage
 from issues.workflow.services import TransitionConflict
+from participation.models import Pledge, PledgeEvent
+from participation.services import pledge_confirm, pledge_create, pledge_done, pledge_withdraw
 from tests.test_participation import _report, salting  # noqa: F401  (a fixture)
 
 # ruff: noqa: F811  (the fixture imported above, named as a test's argument)
@@ -72,3 +75,63 @@ def test_the_daily_limit_of_confirmations_holds_under_parallel_requests(city):
     sent = OutboxMessage.objects.filter(recipient="09121234567").count()
     assert sent == outcomes.count("ok") == CONFIRMATIONS_PER_CONTACT_PER_DAY
     assert Subscription.objects.filter(contact="09121234567").count() == sent
+
+
+# --- Pledges ---------------------------------------------------------------------------------------
+
+
+def _pledge_events(pledge: Pledge) -> list[str]:
+    return sorted(PledgeEvent.objects.filter(pledge=pledge).values_list("kind", flat=True))
+
+
+def _timeline(report) -> list[str]:
+    return sorted(
+        ReportEvent.objects.filter(report=report, data__has_key="pledge").values_list(
+            "data__pledge", flat=True
+        )
+    )
+
+
+def test_done_said_twice_at_once_is_one_step(salting):
+    report = _report(salting)
+    pledge = pledge_create(report=report).pledge
+    outcomes = at_once(lambda: pledge_done(pledge=pledge), lambda: pledge_done(pledge=pledge))
+    assert sorted(outcomes) == ["TransitionConflict", "ok"]
+    assert Pledge.objects.get().status == "done"
+    assert _pledge_events(pledge) == ["done", "pledged"]
+    assert _timeline(report) == ["done", "pledged"]
+
+
+def test_done_and_withdraw_at_once_one_wins_and_the_record_agrees(salting):
+    for round_ in range(3):
+        report = _report(salting, token=f"reporter-private-token-round-{round_}")
+        pledge = pledge_create(report=report).pledge
+        outcomes = at_once(lambda p=pledge: pledge_done(pledge=p), lambda p=pledge: pledge_withdraw(pledge=p))
+        pledge.refresh_from_db()
+        # Withdraw is allowed after done too (before the confirmation): either order ends sound.
+        if outcomes == ["ok", "ok"]:
+            assert pledge.status == "withdrawn"
+            assert _pledge_events(pledge) == ["done", "pledged", "withdrawn"]
+            assert _timeline(report) == ["done", "pledged", "withdrawn"]
+        else:
+            assert outcomes == ["TransitionConflict", "ok"] and pledge.status == "withdrawn"
+            assert _pledge_events(pledge) == ["pledged", "withdrawn"]
+            assert _timeline(report) == ["pledged", "withdrawn"]
+
+
+@pytest.mark.parametrize("second", ["manager_r1", "reporter"])
+def test_two_confirm_a_citizens_work_at_once_one_resolution(salting, staff, second):
+    report = _report(salting)
+    pledge = pledge_create(report=report).pledge
+    pledge_done(pledge=pledge)
+    other = getattr(staff, second, None)
+    outcomes = at_once(
+        lambda: pledge_confirm(pledge=pledge, actor=staff.supervisor),
+        lambda: pledge_confirm(pledge=pledge, actor=other),
+    )
+    assert sorted(outcomes) == ["TransitionConflict", "ok"]
+    report.refresh_from_db()
+    assert report.status == ReportStatus.RESOLVED_BY_CITIZENS
+    assert _pledge_events(pledge) == ["confirmed", "done", "pledged"]
+    resolved = ReportEvent.objects.filter(report=report, to_status=ReportStatus.RESOLVED_BY_CITIZENS)
+    assert resolved.count() == 1

@@ -101,11 +101,13 @@ def _filters(request: HttpRequest) -> tuple[ScorecardFilters, list[str]]:
         return ScorecardFilters(), [exc.message]
 
 
-def _csv(data: dict[str, Any], table: str) -> HttpResponse:
+def _csv(data: dict[str, Any], table: str, *, manager: bool) -> HttpResponse:
     part, columns = TABLES[table]
     rows = list(data[part])
     if table in ("districts", "units"):
-        rows.append({"code": "city", "name_fa": _("whole city"), "name_en": "whole city", **data["city"]})
+        # A district manager's total is their districts', not the city's: named so in the file.
+        name_fa, name_en = ("مناطق شما", "your districts") if manager else ("کل شهر", "whole city")
+        rows.append({"code": "city", "name_fa": name_fa, "name_en": name_en, **data["city"]})
     response = HttpResponse(scorecard_csv(rows, columns), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="scorecards-{table}.csv"'
     return response
@@ -190,7 +192,7 @@ def dashboard(request: HttpRequest, *, scope: StaffScope) -> HttpResponse:
         table = request.GET.get("table", "districts")
         if table not in TABLES:
             return HttpResponse(_("Unknown table."), status=400, content_type="text/plain; charset=utf-8")
-        return _csv(data, table)
+        return _csv(data, table, manager=district_ids is not None)
     own_district = scope.district_codes[0] if district_ids is not None and scope.district_codes else None
     context = _context(request, data, filters, errors)
     hotspots = _hotspots(filters, own_district)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -16,6 +17,7 @@ from issues.models import Category, Report
 from issues.services.intake import report_create
 from tests.conftest import STAFF_PASSWORD, pt
 from tests.test_hotspots import city_reports  # noqa: F401  (a fixture)
+from tests.test_scorecards import sample  # noqa: F401  (a fixture)
 
 # ruff: noqa: F811  (the fixture imported above, named as a test's argument)
 
@@ -115,3 +117,36 @@ def test_feeds_stay_well_formed_with_control_characters(city):
         summary = entry.findtext(f"{ATOM}summary")
         # The description's visible text survives, as text (escaped markup) without the controls.
         assert "&lt;b&gt;x&lt;/b&gt;" in summary and "چاله" in summary and "]]&gt;" in summary
+
+
+# --- Who sees which district ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("table", ["districts", "units"])
+def test_a_managers_total_is_not_called_the_whole_city(sample, staff, table):
+    since = sample.since.date().isoformat()
+    params = {"format": "csv", "table": table, "since": since}
+    own = _sheet(_client(staff.manager_r1).get("/council/", params))
+    city = _sheet(_client(staff.council).get("/council/", params))
+    own_total, city_total = own[-1], city[-1]
+    assert own_total["code"] == city_total["code"] == "city"
+    assert int(own_total["received"]) == sum(int(r["received"]) for r in own[:-1])
+    assert int(own_total["received"]) < int(city_total["received"])
+    assert (city_total["name_fa"], city_total["name_en"]) == ("کل شهر", "whole city")
+    # The manager's file must not present R1's numbers as the city's to whoever it is sent to.
+    assert (own_total["name_fa"], own_total["name_en"]) == ("مناطق شما", "your districts")
+    page = _client(staff.manager_r1).get("/council/", {"since": since}).content.decode()
+    feet = re.findall(r'<tr class="city-row">\s*<th scope="row">([^<]*)</th>', page)
+    assert feet == ["مناطق شما", "مناطق شما"]
+    council_page = _client(staff.council).get("/council/", {"since": since}).content.decode()
+    assert re.findall(r'<tr class="city-row">\s*<th scope="row">([^<]*)</th>', council_page) == ["کل شهر"] * 2
+
+
+@pytest.mark.parametrize("table", ["districts", "units", "weeks", "months"])
+def test_a_manager_asking_for_another_district_gets_nothing_of_it(sample, staff, table):
+    since = sample.since.date().isoformat()
+    params = {"format": "csv", "table": table, "since": since, "district": "R2"}
+    rows = _sheet(_client(staff.manager_r1).get("/council/", params))
+    assert all(row.get("code") in (None, "city") for row in rows)
+    assert sum(int(row["received"]) for row in rows) == 0
+    assert sum(int(row["received"]) for row in _sheet(_client(staff.council).get("/council/", params))) > 0

@@ -1,0 +1,85 @@
+"""Issue 9 attacked: the alerts' sending job killed midway, then run again. Whatever point it dies
+at, each subscriber hears of each report exactly once: not twice after the retry, and none missed
+(the job that was down for hours, a report committed a little after a run). How deliveries are
+recorded: alerts/sending.py (one transaction: delivery rows, outbox messages, watermark)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from alerts import sending
+from alerts.models import AlertDelivery, AlertWatermark, Subscription
+from alerts.sending import OVERLAP, WATERMARK, alerts_send
+from issues.models import Report
+from tests.test_alerts import _alerts_for, _codes, _report, _subscribed
+
+pytestmark = pytest.mark.django_db
+
+
+class Killed(Exception):
+    """The worker's process ended here (SIGKILL, out of memory, a deploy)."""
+
+
+def _watermark():
+    return AlertWatermark.objects.filter(name=WATERMARK).values_list("reports_until", flat=True).first()
+
+
+@pytest.mark.parametrize("dies_in", ["_compose", "outbox_queue", "_deliveries_link"])
+def test_a_run_killed_midway_leaves_nothing_and_the_retry_tells_each_report_once(city, monkeypatch, dies_in):
+    _subscribed("a@example.org", district_code="R1")
+    _subscribed("09121234567", category_code="pothole")
+    reports = [_report(city), _report(city, "s11")]
+    alerts_send(commit=True)  # an earlier run: the watermark exists
+    before = _watermark()
+    later = [_report(city), _report(city, "r2")]
+    original = getattr(sending, dies_in)
+
+    def dies(*args, **kwargs):
+        original(*args, **kwargs)
+        raise Killed
+
+    monkeypatch.setattr(sending, dies_in, dies)
+    with pytest.raises(Killed):
+        alerts_send(commit=True)
+    monkeypatch.setattr(sending, dies_in, original)
+    # Nothing of the killed run remains: no delivery claims a report nobody was told.
+    assert _watermark() == before
+    assert AlertDelivery.objects.filter(report__in=later).count() == 0
+    assert AlertDelivery.objects.filter(message__isnull=True).count() == 0
+    retry = alerts_send(commit=True)
+    assert len(retry.messages) == 3  # a: one R1 report; the phone: both potholes
+    again = alerts_send(commit=True)
+    assert again.messages == []
+    for contact, expected in (
+        ("a@example.org", {r.tracking_code for r in [*reports, later[0]]}),
+        ("09121234567", {r.tracking_code for r in [*reports, *later]}),
+    ):
+        told = _alerts_for(contact)
+        assert _codes(told) == expected
+        assert sum(len(_codes([m])) for m in told) == len(expected)  # no report told twice
+
+
+def test_a_job_down_for_hours_misses_nothing(city):
+    _subscribed(district_code="R1")
+    alerts_send(commit=True)
+    report = _report(city)
+    Report.objects.filter(pk=report.pk).update(created_at=timezone.now() + timedelta(minutes=1))
+    # The next run only hours later (the worker was down): the report is in its window.
+    run = alerts_send(commit=True, now=timezone.now() + timedelta(hours=6))
+    assert [m.report_codes for m in run.messages] == [[report.tracking_code]]
+
+
+def test_a_report_committed_just_after_a_run_is_told_by_the_next(city):
+    subscription = _subscribed(district_code="R1")
+    Subscription.objects.filter(pk=subscription.pk).update(confirmed_at=timezone.now() - timedelta(hours=1))
+    first = alerts_send(commit=True)
+    # Its transaction began before the run's moment (created_at) but committed after the run read.
+    late = _report(city)
+    Report.objects.filter(pk=late.pk).update(created_at=first.until - OVERLAP / 2)
+    second = alerts_send(commit=True)
+    assert [m.report_codes for m in second.messages] == [[late.tracking_code]]
+    assert alerts_send(commit=True).messages == []
+    assert len(_alerts_for("sub@example.org")) == 1

@@ -125,7 +125,10 @@ def alert_text(
             else ["137: a new report", _report_line(row, "en"), when]
         )
         if description:
-            lines.append(description)
+            # Quoted after a label: anyone may file a report, and a description that is a bare
+            # URL on a line of its own would be a link in the city's own e-mail (the outbox links
+            # a line that starts with http), next to the real stop link.
+            lines.append(f"شرح: «{description}»" if lang == "fa" else f"Description: “{description}”")
         lines += [report_tracking_url(code=row["tracking_code"], absolute=True), stop, stop_url]
         subject = (
             f"سامانه ۱۳۷ - گزارش تازه {row['tracking_code']}"

@@ -5,6 +5,7 @@ recorded: alerts/sending.py (one transaction: delivery rows, outbox messages, wa
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -83,3 +84,29 @@ def test_a_report_committed_just_after_a_run_is_told_by_the_next(city):
     assert [m.report_codes for m in second.messages] == [[late.tracking_code]]
     assert alerts_send(commit=True).messages == []
     assert len(_alerts_for("sub@example.org")) == 1
+
+
+# --- What a hostile description can do in an alert -------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["fa", "en"])
+def test_a_description_that_is_a_link_is_not_a_link_in_the_alert_email(city, settings, language):
+    """Anyone may file a report; every subscriber of its district gets its description. A
+    description that is a URL on a line of its own became a clickable link in the city's own
+    e-mail (the outbox links a line that starts with http), right above the real stop link."""
+    from django.conf import settings as django_settings
+    from django.core import mail
+
+    from issues.outbox import outbox_pending_send
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    _subscribed("sub@example.org", district_code="R1", language=language)
+    phishing = "https://evil.example/alerts/stop/?t=click-here-to-stop"
+    report = _report(city, description=phishing)
+    alerts_send(commit=True)
+    outbox_pending_send()
+    [email] = [m for m in mail.outbox if "sub@example.org" in m.to and report.tracking_code in m.body]
+    assert "evil.example" in email.body  # the citizen's text is told, as text
+    html_part = email.alternatives[0][0]
+    links = re.findall(r'href="([^"]*)"', html_part)
+    assert links and all(link.startswith(django_settings.OPEN137_PUBLIC_URL) for link in links), links

@@ -282,7 +282,13 @@ def pledge_create(*, report: Report, name: Any = "", contact: Any = "") -> Pledg
 
 
 def _pledge_locked(pledge: Pledge) -> Pledge:
-    return Pledge.objects.select_for_update().select_related("report", "report__category").get(pk=pledge.pk)
+    # The pledge and its report only: a lock on the category row (joined for the checks) would make
+    # every new report of that category in the city wait for this step (their foreign key's check).
+    return (
+        Pledge.objects.select_for_update(of=("self", "report"))
+        .select_related("report", "report__category")
+        .get(pk=pledge.pk)
+    )
 
 
 @transaction.atomic

@@ -135,3 +135,40 @@ def test_two_confirm_a_citizens_work_at_once_one_resolution(salting, staff, seco
     assert _pledge_events(pledge) == ["confirmed", "done", "pledged"]
     resolved = ReportEvent.objects.filter(report=report, to_status=ReportStatus.RESOLVED_BY_CITIZENS)
     assert resolved.count() == 1
+
+
+def test_a_pledge_step_in_progress_does_not_hold_up_new_reports_of_its_category(salting):
+    """A pledge's steps lock the pledge and its report, not the category: locking the category row
+    made every new report of that category, anywhere in the city, wait for the step to end."""
+    from django.db import connection, transaction
+
+    report = _report(salting)
+    pledge = pledge_create(report=report).pledge
+    step_started = threading.Event()
+    step_may_end = threading.Event()
+    errors: list[BaseException] = []
+
+    def slow_step() -> None:
+        try:
+            with transaction.atomic():
+                pledge_done(pledge=pledge)
+                step_started.set()
+                step_may_end.wait(timeout=20)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=slow_step)
+    thread.start()
+    try:
+        assert step_started.wait(timeout=20)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            other = _report(salting, where=(50.016, 36.276), token="another-reporter-token-0123456789")
+        assert other.category_id == salting.pk
+    finally:
+        step_may_end.set()
+        thread.join(timeout=30)
+    assert not errors, errors

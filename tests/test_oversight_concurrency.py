@@ -172,3 +172,19 @@ def test_a_pledge_step_in_progress_does_not_hold_up_new_reports_of_its_category(
         step_may_end.set()
         thread.join(timeout=30)
     assert not errors, errors
+
+
+def test_a_confirmation_link_followed_twice_at_once_confirms_once(city):
+    import re
+
+    from alerts.models import SubscriptionEvent
+    from alerts.services import subscription_confirm
+
+    requested = subscription_request(email="click@example.org", category_code="pothole")
+    body = OutboxMessage.objects.filter(recipient="click@example.org").latest("id").body
+    token = re.search(r"/alerts/confirm/\?t=([A-Za-z0-9_\-]+)", body).group(1)
+    changed: list[bool] = []
+    at_once(*[lambda: changed.append(subscription_confirm(token=token).changed)] * 3)
+    assert sorted(changed) == [False, False, True]
+    events = SubscriptionEvent.objects.filter(subscription=requested.subscription, kind="confirmed")
+    assert events.count() == 1

@@ -150,3 +150,16 @@ def test_a_manager_asking_for_another_district_gets_nothing_of_it(sample, staff,
     assert all(row.get("code") in (None, "city") for row in rows)
     assert sum(int(row["received"]) for row in rows) == 0
     assert sum(int(row["received"]) for row in _sheet(_client(staff.council).get("/council/", params))) > 0
+
+
+@pytest.mark.parametrize("who", [None, "unit_r1", "operator"])
+def test_the_council_csv_is_not_a_side_door(sample, staff, who):
+    """Anonymous users are sent to sign in and unit staff and operators refused (docs/architecture.md:
+    the dashboard is the council's, the supervisors' and the district managers'), for the CSV as for
+    the page: no table leaves by `?format=csv`. The public scorecards stay open to anyone."""
+    since = sample.since.date().isoformat()
+    client = _client(getattr(staff, who) if who else None)
+    answer = client.get("/council/", {"format": "csv", "table": "districts", "since": since})
+    assert answer.status_code == (302 if who is None else 403)
+    assert not answer["Content-Type"].startswith("text/csv") and b"received" not in answer.content
+    assert _sheet(client.get("/api/scorecards/districts/", {"format": "csv", "since": since}))

@@ -256,6 +256,22 @@ def _hypothesis_profiles() -> None:
 _hypothesis_profiles()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failure whose message holds a lone surrogate (the fuzz tests send them on purpose) is
+    reported with it escaped: pytest-xdist sends reports as UTF-8, and one it cannot encode stops
+    the whole run with an internal error instead of naming the test that failed."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.longrepr is None:
+        return
+    text = str(report.longrepr)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        report.longrepr = text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     """Staff sign in everywhere in the tests: a deliberately slow hash (as production keeps) would

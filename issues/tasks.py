@@ -86,3 +86,14 @@ def private_tokens_forget(timestamp: int) -> int:
     from issues.services.submission import submission_tokens_forget
 
     return submission_tokens_forget()
+
+
+@app.periodic(cron="* * * * *", periodic_id="scorecard_rollup_keep")
+@app.task(name="issues.scorecard_rollup_keep", queue="sla", queueing_lock="scorecard_rollup_keep")
+def scorecard_rollup_keep(timestamp: int) -> int:
+    """Every minute: the scorecards' aggregate recomputes its changed days here rather than in the
+    next reader's request (issues/oversight/scorecards.py scorecard_rollup_keep). Returns the days
+    recomputed."""
+    from issues.oversight.scorecards import scorecard_rollup_keep as keep
+
+    return keep()

@@ -601,3 +601,59 @@ def test_dashboard_links_the_offline_maps_with_its_filters(sample, staff):
     html = _client(staff.council).get("/council/", {"category": "pothole"}).content.decode()
     for kind in ("heatmap", "choropleth", "hotspots"):
         assert f"/api/hotspots/map/{kind}.html?category=pothole" in html
+
+
+def test_the_aggregate_is_right_whichever_period_first_builds_it(sample, settings):
+    """The first read after a change of calendar rebuilds the whole aggregate; a read of the last
+    days must not leave the older days computed without their working hours, which a later read of
+    a longer period would then sum."""
+    now = timezone.now()
+    # Nothing open: the short read's own working hours then reach back only to its period. And an
+    # acknowledged report of long ago, whose working time must still be counted.
+    Report.objects.filter(status__in=OPEN_STATUSES).update(status=S.CLOSED, closed_at=now)
+    old = Report.objects.exclude(acknowledged_at=None).order_by("pk").first()
+    Report.objects.filter(pk=old.pk).update(
+        created_at=old.created_at - timedelta(days=200), acknowledged_at=old.acknowledged_at - timedelta(days=200)
+    )
+    settings.OPEN137_SCORECARD_EXACT_MAX = -1  # the aggregate even for a day without reports
+    yesterday = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    scorecards(filters=ScorecardFilters(since=yesterday), now=now)
+    long_ago = ScorecardFilters(since=now - timedelta(days=1500))
+    exact, rolled = _both(settings, filters=long_ago, now=now)
+    assert exact["city"]["acknowledged"] == Report.objects.exclude(acknowledged_at=None).count()
+    _agree(exact["city"], rolled["city"], "city after a short first read")
+    for e, r in zip(exact["districts"], rolled["districts"], strict=True):
+        _agree(e, r, f"district {e['code']}")
+
+
+def test_the_worker_keeps_the_aggregate_so_a_read_finds_nothing_to_rebuild(sample, settings):
+    """A new holiday changes every working time: the worker's minute job rebuilds the aggregate, and
+    the next read recomputes nothing (it would otherwise rebuild it inside the request)."""
+    from procrastinate.contrib.django import app
+
+    from issues.oversight import scorecard_rollup
+    from issues.tasks import scorecard_rollup_keep
+
+    task = app.periodic_registry.periodic_tasks[("issues.scorecard_rollup_keep", "scorecard_rollup_keep")]
+    assert task.cron == "* * * * *"
+    now = timezone.now()
+    settings.OPEN137_SCORECARD_EXACT_MAX = 0
+    Holiday.objects.create(date=sample.base + timedelta(days=1), name_fa="تعطیل", name_en="Another")
+    working_calendar_clear()
+    assert scorecard_rollup_keep(timestamp=0) > 0  # the whole aggregate, under the new calendar
+    assert scorecard_rollup_keep(timestamp=60) == 0  # nothing changed since
+    rebuilt = []
+    real = scorecard_rollup.scorecard_rollup_refresh
+
+    def spy(**kw):
+        rebuilt.append(real(**kw))
+        return rebuilt[-1]
+
+    scorecard_rollup.scorecard_rollup_refresh = spy
+    try:
+        rolled = scorecards(filters=ScorecardFilters(since=sample.since), now=now)
+    finally:
+        scorecard_rollup.scorecard_rollup_refresh = real
+    assert rebuilt == [0]
+    settings.OPEN137_SCORECARD_EXACT_MAX = 1_000_000
+    _agree(scorecards(filters=ScorecardFilters(since=sample.since), now=now)["city"], rolled["city"], "kept")

@@ -231,23 +231,13 @@ def scorecards(
         days=1
     )
     last_local = max(now, until_before).astimezone(tz).date() + timedelta(days=1)
-    arrays = calendar_arrays(calendar, first_local, last_local)
     since_local = since.astimezone(tz).date()
     week_base = since_local - timedelta(days=(since_local.weekday() - 5) % 7)  # the Saturday before
     month_starts = _jalali_month_starts(since_local, last_local)
     params: dict[str, Any] = {
         "since": since,
         "until_before": until_before,
-        "now": now,
-        "tz": str(tz),
-        "open": sorted(str(s) for s in OPEN_STATUSES),
-        "by_citizens": str(ReportStatus.RESOLVED_BY_CITIZENS),
-        "reopened": str(ReportStatus.REOPENED),
-        "not_unit_work": [str(s) for s in NOT_UNIT_WORK],
-        "cal_base": arrays.base,
-        "cal_start": arrays.start,
-        "cal_end": arrays.end,
-        "cal_cum": arrays.cum,
+        **_fact_params(calendar, first_local, last_local, now=now),
         "week_base": week_base,
         "month_starts": month_starts,
     }
@@ -368,6 +358,41 @@ _ZERO_ROW = (
     "resolve_median_s",
     "rating_average",
 )
+
+
+def _fact_params(calendar: WorkingCalendar, first: date, last: date, *, now: datetime) -> dict[str, Any]:
+    """The parameters of a report's facts (scorecard_sql.FACT_COLUMNS_SQL): the statuses and the
+    working calendar's arrays over the local days `first` to `last`."""
+    arrays = calendar_arrays(calendar, first, last)
+    return {
+        "now": now,
+        "tz": str(calendar.timezone),
+        "open": sorted(str(s) for s in OPEN_STATUSES),
+        "by_citizens": str(ReportStatus.RESOLVED_BY_CITIZENS),
+        "reopened": str(ReportStatus.REOPENED),
+        "not_unit_work": [str(s) for s in NOT_UNIT_WORK],
+        "cal_base": arrays.base,
+        "cal_start": arrays.start,
+        "cal_end": arrays.end,
+        "cal_cum": arrays.cum,
+    }
+
+
+def scorecard_rollup_keep(*, now: datetime | None = None) -> int:
+    """Bring the maintained aggregate up to date outside any request: the worker every minute, and
+    the demo's load after it generated its reports. Reads bring it up to date too (it is never
+    stale), but a read that finds the whole of it to rebuild (a new calendar: a holiday added; a
+    database just filled) would wait seconds, minutes at a million reports, and every other reader
+    behind it; done here first, the read finds a few days at most. Returns the days recomputed."""
+    from issues.oversight import scorecard_rollup as rollup
+
+    now = now or timezone.now()
+    calendar = working_calendar()
+    tz = calendar.timezone
+    oldest = _oldest_open(ScorecardFilters(), now)
+    first = (oldest or now).astimezone(tz).date() - timedelta(days=1)
+    params = _fact_params(calendar, first, now.astimezone(tz).date() + timedelta(days=1), now=now)
+    return rollup.scorecard_rollup_refresh(calendar=calendar, now=now, base_params=params)
 
 
 def scorecard_exact_max() -> int:

@@ -55,6 +55,7 @@ from issues.models import (
     ReportStatus,
     Role,
 )
+from issues.oversight.scorecards import scorecard_rollup_keep
 from issues.places.services import place_create
 from issues.services.demo_generate import demo_generated_delete
 from issues.services.intake import report_create
@@ -230,6 +231,9 @@ class Command(BaseCommand):
             call_command("demo_generate", "--commit", stdout=generated)
             if self.verbosity >= 1:
                 self.stdout.write(generated.getvalue().rstrip())
+        # The scorecards' aggregate over every report now in the database: built here, the demo's
+        # first scorecard is not a request that waits for it.
+        scorecard_rollup_keep()
         self.print_summary(
             boundaries,
             departments,

@@ -23,9 +23,11 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.translation import gettext as _
 
 from issues.models import Report
-from issues.selectors import report_private_token_valid
+from issues.selectors import report_private_token_valid, report_tracking_url
+from open137.pages import forbidden_page
 
 T = TypeVar("T")
 
@@ -122,3 +124,17 @@ def report_access_token_posted(request: HttpRequest, *, report: Report) -> str |
         return None
     report_access_grant(request, report=report, token=posted)
     return posted
+
+
+def report_private_link_refused(request: HttpRequest, *, report: Report) -> HttpResponse:
+    """The 403 of a reporter's write (the tracking page's forms, the confirmation of a citizen's
+    work) that neither the session nor the posted token allows: the shared page, pointing to the
+    report's public page, with the private link's headers."""
+    response = forbidden_page(
+        request,
+        frame="base.html",
+        message=_("This private link is not valid for this report."),
+        back_url=report_tracking_url(code=report.tracking_code),
+        back_label=_("See the report's public page"),
+    )
+    return private_headers(response)

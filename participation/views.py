@@ -30,6 +30,7 @@ from issues.private_links import (
     private_link_grant,
     private_link_lookup,
     report_access_token_posted,
+    report_private_link_refused,
 )
 from issues.selectors import report_by_code, report_tracking_url
 from issues.throttling import client_fingerprint, throttle_wait
@@ -293,13 +294,7 @@ def pledge_reporter_confirm(request: HttpRequest, code: str) -> HttpResponse:
     citizens."""
     report = _report_or_404(code)
     if report_access_token_posted(request, report=report) is None:
-        response = render(
-            request,
-            "maps/forbidden.html",
-            {"message": _("This private link is not valid for this report."), "code": report.tracking_code},
-            status=403,
-        )
-        return private_headers(response)
+        return report_private_link_refused(request, report=report)
     pledge = selectors.pledge_live(report=report)
     wait = _wait(request, PledgeThrottle)
     if wait is not None:

@@ -94,7 +94,10 @@ def test_another_browser_without_the_link_has_no_rights(client, town):
     page = html(stranger.get(f"/track/{code}/"))
     assert "info-form" not in page and "feedback-form" not in page and "stop-messages-form" not in page
     before = ReportEvent.objects.count()
-    assert stranger.post(f"/track/{code}/info/", {"text": "x"}).status_code == 403
+    refused = stranger.post(f"/track/{code}/info/", {"text": "x"})
+    assert refused.status_code == 403 and refused["X-Robots-Tag"] == "noindex"
+    # The shared 403 page, which says why and leads to the report's public page.
+    assert f'href="/track/{code}/"' in html(refused) and 'id="forbidden-message"' in html(refused)
     assert stranger.post(f"/track/{code}/feedback/", {"fixed": "yes"}).status_code == 403
     assert stranger.post(f"/track/{code}/stop-messages/", {}).status_code == 403
     assert ReportEvent.objects.count() == before

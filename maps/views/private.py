@@ -10,13 +10,13 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from issues.models import Report
-from issues.private_links import private_headers, report_access_token_posted
+from issues.private_links import report_access_token_posted, report_private_link_refused
 from issues.selectors import report_tracking_url
 from issues.services.citizen import report_add_info, report_citizen_feedback
 from issues.throttling import ReportUpdateThrottle
@@ -54,13 +54,7 @@ def _private_post(
     # whatever the session holds; without one, the session says whether this browser opened the
     # private link.
     if report_access_token_posted(request, report=report) is None:
-        response = render(
-            request,
-            "maps/forbidden.html",
-            {"message": _("This private link is not valid for this report."), "code": report.tracking_code},
-            status=403,
-        )
-        return private_headers(response)
+        return report_private_link_refused(request, report=report)
     forms: dict[str, Any]
     wait = throttled(request, ReportUpdateThrottle)
     if wait is not None:

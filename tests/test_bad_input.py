@@ -672,6 +672,27 @@ def _open311_parameter(name: str) -> str:
     return name.removesuffix("[]")
 
 
+def test_an_open311_description_that_is_not_utf8_is_read_as_replacement_characters(
+    o311, bad_city, open311_key
+):
+    """A form whose description holds bytes that are not UTF-8 (a lone surrogate encoded anyway) is
+    read as a browser reads such a page: each bad byte a U+FFFD, the request made."""
+    lon, lat = bad_city.points.s11
+    fields = {"api_key": open311_key, "service_code": "pothole", "lat": str(lat), "long": str(lon)}
+    fields["description"] = "چاله \ud800"
+    before = Report.objects.count()
+    response = o311.generic(
+        "POST", f"{OPEN311}requests.json", _query(fields), content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 200, response.content[:300]
+    (created,) = json.loads(response.content)
+    assert Report.objects.count() == before + 1
+    assert (
+        Report.objects.get(tracking_code=created["service_request_id"]).description
+        == "چاله \ufffd\ufffd\ufffd"
+    )
+
+
 @PROPERTY_SETTINGS
 @given(params=_params(OPEN311_POST_FIELDS))
 def test_any_open311_post(o311, bad_city, open311_key, params):
@@ -686,7 +707,10 @@ def test_any_open311_post(o311, bad_city, open311_key, params):
         if response.status_code == 200:
             (created,) = json.loads(response.content)
             report = Report.objects.get(tracking_code=created["service_request_id"])
-            assert report.description == fields.get("description", "").strip()
+            # What the bytes sent say, read as UTF-8: a lone surrogate went out as bytes that are
+            # not UTF-8 (see _query), and each of them is read as U+FFFD, as browsers read them.
+            sent = fields.get("description", "").encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+            assert ascii(report.description) == ascii(sent.strip())
             return
         descriptions = _open311_errors(response)
         sent = {_open311_parameter(name): v for name, v in params.items()}

@@ -52,7 +52,7 @@ def markdown_render(
         "Each figure is measured side by side with a plain reference in the same run, so the ratio",
         "says more than the absolute figure, which depends on the machine.",
         "",
-        f"Reproduce: `{COMMAND}` (all measures, about 15 minutes on 2 cores; the first run also makes the million-report archive, a few minutes more), or "
+        f"Reproduce: `{COMMAND}` (all measures, about 15 minutes on 2 cores at a million reports; the first run also makes the {archive_size():,}-report archive, a few minutes more per million), or "
         f"`{COMMAND} ONLY=name` for one measure. It runs on its own database, `<db>_bench` next to the "
         "configured one (created, with PostGIS, and migrated by the bench), with `OPEN137_DEBUG=0` "
         "(no query log) unless set.",
@@ -67,7 +67,7 @@ def markdown_render(
     if partial:
         lines += [
             f"This run measured only {', '.join(f'`{n}`' for n in partial)}; the other rows are kept from "
-            "the previous bench/results.json (and were measured by an earlier run, maybe on another day).",
+            f"the previous {RESULTS_JSON.relative_to(ROOT)} (and were measured by an earlier run, maybe on another day).",
             "",
         ]
     lines += [

@@ -89,6 +89,9 @@ MIDDLEWARE = [
     "open137.middleware.ErrorAnswersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Vector tiles: public, the same in every language, a millisecond's query; answered here, before
+    # the session, language, CSRF and user middleware that a tile does not use.
+    "issues.oversight.middleware.TileMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "open137.middleware.PersianFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

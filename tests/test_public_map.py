@@ -279,11 +279,11 @@ def test_the_map_offers_a_hotspot_layer_off_by_default(client, city):
     assert box["type"] == "checkbox" and not box.has("checked")
     assert page.one("label", **{"for": "map-layer-hotspots"}).text() == "کانون‌های تکرار"
     help_id = box["aria-describedby"]
-    assert page.one(id=help_id).text() == "جاهایی که یک مشکل بارها تکرار می‌شود: نامزدهای یک چاره ماندگار."
+    assert page.one(id=help_id).text() == "جاهایی که یک مشکل بارها تکرار می‌شود: گزینه‌هایی برای رفع ماندگار."
     config = _config(page)
     assert config["hotspots"] == "/api/hotspots/"
     assert config["hotspotMaxDays"] == 366
-    assert config["strings"]["hotspotCandidate"] == "نامزد یک چاره ماندگار"
+    assert config["strings"]["hotspotCandidate"] == "گزینه‌ای برای رفع ماندگار"
     assert config["strings"]["hotspotReports"] == "%(n)s گزارش"
     # Its legend entry (hidden until the layer is on) gives the rule, in Persian digits.
     legend = page.one("li", id="map-legend-hotspots")

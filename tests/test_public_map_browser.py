@@ -431,7 +431,7 @@ def test_the_hotspot_layer_draws_and_lists_the_places_that_recur(browser, cluste
     # From forty days ago to today, Jalali, in Persian digits.
     day = "[۰-۹]+ [^ ]+ [۰-۹]{4}"
     assert re.fullmatch(f"از {day} تا {day}", item.locator(".map-hotspot-period").inner_text())
-    expect(item.locator(".map-hotspot-candidate")).to_have_text("نامزد یک چاره ماندگار")
+    expect(item.locator(".map-hotspot-candidate")).to_have_text("گزینه‌ای برای رفع ماندگار")
     expect(item.locator(".tag.generated")).to_have_text("۱ مورد از آن‌ها داده ساختگی نمایشی")
     hrefs = item.locator("a").evaluate_all("links => links.map((a) => a.getAttribute('href'))")
     assert hrefs == [f"/track/MAPT{n:04d}/" for n in (205, 204, 203, 202, 201)]
@@ -451,7 +451,7 @@ def test_the_hotspot_layer_draws_and_lists_the_places_that_recur(browser, cluste
     page.keyboard.press("Enter")
     popup = page.locator(".leaflet-popup-content")
     expect(popup.locator(".map-hotspot-name")).to_have_text(HOSTILE)
-    expect(popup).to_contain_text("نامزد یک چاره ماندگار")
+    expect(popup).to_contain_text("گزینه‌ای برای رفع ماندگار")
     expect(popup).to_contain_text("۶ گزارش")
     expect(page).to_have_url(re.compile(r"zoom=16"))
     assert page.evaluate("window.__pwned") is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from datetime import timedelta
 
 import mapbox_vector_tile
@@ -473,6 +474,26 @@ def test_an_address_out_of_range_is_400(db, client, path):
     assert body["code"] == "invalid"
 
 
+def test_a_tile_is_one_answer_for_every_visitor_with_the_sites_security_headers(city, reports):
+    """Tiles are answered before the session, language and user middleware: a visitor's session
+    or language makes no other tile (nothing to split a proxy's cache), and the security headers
+    every answer carries are there. A bad address still gets its 400 in the visitor's language."""
+    z, x, y = tile_of(*city.points.s11, 16)
+    persian = Client(HTTP_ACCEPT_LANGUAGE="fa")
+    english = Client(HTTP_ACCEPT_LANGUAGE="en")
+    english.cookies["sessionid"] = "x" * 32
+    answers = [c.get(f"/tiles/reports/{z}/{x}/{y}.mvt") for c in (persian, english)]
+    assert answers[0].content == answers[1].content and answers[0]["ETag"] == answers[1]["ETag"]
+    for answer in answers:
+        assert "Accept-Language" not in answer.get("Vary", "") and "Cookie" not in answer.get("Vary", "")
+        assert not answer.cookies
+        assert "Content-Security-Policy" in answer and answer["X-Content-Type-Options"] == "nosniff"
+    in_english = english.get("/tiles/reports/25/0/0.mvt").json()["detail"]["tile"][0]
+    in_persian = persian.get("/tiles/reports/25/0/0.mvt").json()["detail"]["tile"][0]
+    assert in_english.startswith("zoom 25 is out of range"), in_english
+    assert in_persian != in_english and re.search("[\u0600-\u06ff]", in_persian), in_persian
+
+
 def test_caching_headers_and_304(city, reports, client):
     z, x, y = tile_of(*city.points.s11, 16)
     first = get_tile(client, z, x, y)
@@ -525,9 +546,14 @@ def test_the_app_connections_start_with_jit_off(db):
         assert cursor.fetchone()[0] == "off"
 
 
-def _plan(sql: str, params) -> str:
+def _plan(sql: str, params, *, by_index_only: bool = False) -> str:
+    """The statement's plan with sequential scans off (a test table is small enough to be read
+    whole); `by_index_only`: bitmap scans off too, so that on a few rows the planner does not take
+    any index of the right rows and filter them, as it never would on a city's."""
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
+        if by_index_only:
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
         cursor.execute(f"EXPLAIN {sql}", params)
         return "\n".join(row[0] for row in cursor.fetchall())
 
@@ -581,7 +607,7 @@ def test_the_maps_default_count_tile_reads_the_open_reports_index(city, reports)
         (ReportFilters(statuses=("closed",)), "issues_report_cell_key_idx"),
     ):
         where, params = filters_sql(filters, for_tile=True, open_index=True)
-        plan = _plan(CELLS_MVT_SQL.format(where=where), {**params, **cells})
+        plan = _plan(CELLS_MVT_SQL.format(where=where), {**params, **cells}, by_index_only=True)
         assert f"using {index} " in plan or f"on {index} " in plan, plan
 
 

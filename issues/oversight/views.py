@@ -26,9 +26,9 @@ from rest_framework.views import APIView
 
 from districts.apis import field_error
 from geo.text import normalize_digits
-from geo.tiles import MAX_TILE_ZOOM, TileError, tile_parse
+from geo.tiles import MAX_TILE_ZOOM, Tile, TileError, tile_parse
 from issues.api.schema import ErrorSerializer
-from issues.filters import FilterError, report_filters_parse
+from issues.filters import FilterError, ReportFilters, report_filters_parse
 from issues.oversight.heatmap import HeatmapTooLarge, heatmap_geojson, report_heatmap_cells
 from issues.oversight.sql import oversight_settings
 from issues.oversight.tiles import report_tile_mvt
@@ -60,7 +60,8 @@ def cacheable_response(body: bytes, content_type: str, *, if_none_match: str) ->
 @require_safe
 def report_tile(request: HttpRequest, z: str, x: str, y: str) -> HttpResponse:
     """GET /tiles/reports/{z}/{x}/{y}.mvt: the public reports of a tile (issues.oversight.tiles),
-    filtered like /api/reports/; 204 when no report is there."""
+    filtered like /api/reports/; 204 when no report is there. (A well-formed request is usually
+    answered before it gets here: issues.oversight.middleware.)"""
     try:
         tile = tile_parse(z, x, y)
     except TileError as exc:
@@ -69,6 +70,11 @@ def report_tile(request: HttpRequest, z: str, x: str, y: str) -> HttpResponse:
         filters = report_filters_parse(request.GET)
     except FilterError as exc:
         return field_error_response(exc.field, exc.message)
+    return tile_answer(request, tile=tile, filters=filters)
+
+
+def tile_answer(request: HttpRequest, *, tile: Tile, filters: ReportFilters) -> HttpResponse:
+    """The answer to a tile request already read: the tile (ETag, Cache-Control, or 304), or 204."""
     body = report_tile_mvt(z=tile.z, x=tile.x, y=tile.y, filters=filters)
     if not body:
         response = HttpResponse(status=204)

@@ -127,14 +127,36 @@
   });
   if (state.categories.length) { reports.addTo(map); }
 
+  // The map's first picture, its report tiles, goes first: what else the page asks the server for
+  // (district outlines, salt bins, the list of what is in view) waits for the visible tiles, or
+  // 2 s, so that it does not queue before them for the server's workers.
+  var firstTilesWaiting = [];
+  var firstTilesDone = false;
+  function afterFirstTiles(fn) {
+    if (firstTilesDone) { fn(); } else { firstTilesWaiting.push(fn); }
+  }
+  function firstTilesLoaded() {
+    if (firstTilesDone) { return; }
+    firstTilesDone = true;
+    firstTilesWaiting.splice(0).forEach(function (fn) { fn(); });
+  }
+  if (map.hasLayer(reports)) {
+    reports.once("load", firstTilesLoaded);
+    setTimeout(firstTilesLoaded, 2000);
+  } else {
+    setTimeout(firstTilesLoaded, 0);
+  }
+
   // --- District outlines --------------------------------------------------------------------------
   var districtsBox = document.getElementById("map-layer-districts");
   var districtLayer = null;
   if (window.Open137Map) {
-    Open137Map.districts(map, config.districts, { tooltips: true, codes: true, fit: false }).then(function (layer) {
-      districtLayer = layer;
-      if (layer && !districtsBox.checked) { map.removeLayer(layer); }
-      if (layer) { el.setAttribute("data-districts-drawn", "1"); }
+    afterFirstTiles(function () {
+      Open137Map.districts(map, config.districts, { tooltips: true, codes: true, fit: false }).then(function (layer) {
+        districtLayer = layer;
+        if (layer && !districtsBox.checked) { map.removeLayer(layer); }
+        if (layer) { el.setAttribute("data-districts-drawn", "1"); }
+      });
     });
   }
   districtsBox.addEventListener("change", function () {
@@ -360,6 +382,9 @@
   }
 
   if (config.participation && window.fetch) {
+    afterFirstTiles(loadPoints);
+  }
+  function loadPoints() {
     fetch(config.participation, { headers: { Accept: "application/json" } }).then(function (r) {
       return r.status === 200 ? r.json() : null;
     }).then(function (fc) {
@@ -423,18 +448,11 @@
       if (hotspots) { hotspots.relist(); }
     }, 200);
   });
-  // The first list waits for the visible tiles (or 2 s): its count reads many rows on a large
-  // archive, and the map's first picture should not queue behind it for the server's workers.
+  // The first list waits for the visible tiles too: its count reads many rows on a large archive.
   var listStarted = false;
-  function startList() {
+  afterFirstTiles(function () {
     if (listStarted) { return; }
     listStarted = true;
     refreshList();
-  }
-  if (map.hasLayer(reports)) {
-    reports.once("load", startList);
-    setTimeout(startList, 2000);
-  } else {
-    startList();
-  }
+  });
 })();

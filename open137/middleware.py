@@ -21,7 +21,9 @@ from django.middleware.locale import LocaleMiddleware
 from django.template.loader import render_to_string
 from django.utils import translation
 
-API_PREFIXES = ("/api/", "/open311/")
+# Answers to programs, not pages: their language follows the request's Accept-Language (the
+# tiles' too: a bad tile address is a 400 in the API's shape).
+API_PREFIXES = ("/api/", "/open311/", "/tiles/")
 
 
 class PersianFirstLocaleMiddleware(LocaleMiddleware):

@@ -613,7 +613,8 @@ def test_the_aggregate_is_right_whichever_period_first_builds_it(sample, setting
     Report.objects.filter(status__in=OPEN_STATUSES).update(status=S.CLOSED, closed_at=now)
     old = Report.objects.exclude(acknowledged_at=None).order_by("pk").first()
     Report.objects.filter(pk=old.pk).update(
-        created_at=old.created_at - timedelta(days=200), acknowledged_at=old.acknowledged_at - timedelta(days=200)
+        created_at=old.created_at - timedelta(days=200),
+        acknowledged_at=old.acknowledged_at - timedelta(days=200),
     )
     settings.OPEN137_SCORECARD_EXACT_MAX = -1  # the aggregate even for a day without reports
     yesterday = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)

@@ -592,23 +592,24 @@ def test_only_a_tile_keeps_its_status_test_away_from_the_status_index(city, repo
     assert _status_searched(plan) is not for_tile, plan
 
 
-def test_the_maps_default_count_tile_reads_the_open_reports_index(city, reports):
-    """The map's default (the open reports) is counted from the open reports' key index, a tenth of
-    the entries at a city's scale; other statuses from the whole key index."""
-    from issues.filters import ReportFilters
+def test_the_maps_default_count_tile_can_read_the_open_reports_index(city, reports):
+    """The map's default (the open reports) is written so that the open reports' key index, a tenth
+    of the entries at a city's scale, can answer it: its predicate must be provable from the
+    statement, which a status given as a parameter is not. Which index a planner takes on a test's
+    few rows is its own choice; with the whole key index gone (in this test's transaction), only
+    the default can use the open reports' one."""
     from issues.oversight.sql import oversight_settings
     from issues.oversight.tiles import CELLS_MVT_SQL, _cell_params, _count_levels
 
     tile = t.Tile(*tile_of(*city.points.s11, 12))
     config = oversight_settings()
     cells = _cell_params(tile, levels=_count_levels(config, tile.z), buffer=config.tile_buffer)
-    for filters, index in (
-        (ReportFilters(), "report_open_cell_key"),
-        (ReportFilters(statuses=("closed",)), "issues_report_cell_key_idx"),
-    ):
+    with connection.cursor() as cursor:
+        cursor.execute("DROP INDEX issues_report_cell_key_idx")
+    for filters, usable in ((ReportFilters(), True), (ReportFilters(statuses=("closed",)), False)):
         where, params = filters_sql(filters, for_tile=True, open_index=True)
         plan = _plan(CELLS_MVT_SQL.format(where=where), {**params, **cells}, by_index_only=True)
-        assert f"using {index} " in plan or f"on {index} " in plan, plan
+        assert ("report_open_cell_key" in plan) is usable, plan
 
 
 def test_a_detail_tile_finds_its_reports_by_the_location_index(city, reports):

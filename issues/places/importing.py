@@ -223,7 +223,8 @@ def places_import(
         name_en_path = _resolve_field(option=name_en_field, layer=gdal_layer) if name_en_field else None
         kind_path = _resolve_field(option=kind_field, layer=gdal_layer) if kind_field else None
         source_srs = _source_srs(layer=gdal_layer, srid=srid)
-        source = (source or f"{Path(path).name}, {_('layer')} {gdal_layer.name}").strip()[:SOURCE_MAX]
+        # Stored with the places, the same whatever the language of the run that imported them.
+        source = (source or f"{Path(path).name}, layer {gdal_layer.name}").strip()[:SOURCE_MAX]
         summary = PlaceImportSummary(
             path=path,
             layer=gdal_layer.name,

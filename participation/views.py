@@ -12,12 +12,14 @@ every use. Without it, the page is a 403 that names nobody.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.request import Request
@@ -242,30 +244,29 @@ def _pledge_step(
     return private_headers(HttpResponseSeeOther(selectors.pledge_url(pledge.pk)))
 
 
-def _done_message() -> str:
-    return _("Thank you! The reporter or the municipality will confirm it.")
+# The pledger's two steps: the service that takes it and what the page then says.
+_DONE = (services.pledge_done, gettext_lazy("Thank you! The reporter or the municipality will confirm it."))
+_WITHDRAW = (services.pledge_withdraw, gettext_lazy("Your pledge is withdrawn."))
 
 
-def _withdrawn_message() -> str:
-    return _("Your pledge is withdrawn.")
+def _held_step(request: HttpRequest, pledge_id: int, step: tuple[Callable[..., Pledge], Any]) -> HttpResponse:
+    """A step on the pledge this session holds (the address names no secret), or the 403."""
+    pledge = _pledge_held(request, pledge_id)
+    if pledge is None:
+        return _pledge_refused(request)
+    return _pledge_step(request, pledge, step[0], str(step[1]))
 
 
 @never_cache
 @require_POST
 def pledge_done(request: HttpRequest, pledge_id: int) -> HttpResponse:
-    pledge = _pledge_held(request, pledge_id)
-    if pledge is None:
-        return _pledge_refused(request)
-    return _pledge_step(request, pledge, services.pledge_done, _done_message())
+    return _held_step(request, pledge_id, _DONE)
 
 
 @never_cache
 @require_POST
 def pledge_withdraw(request: HttpRequest, pledge_id: int) -> HttpResponse:
-    pledge = _pledge_held(request, pledge_id)
-    if pledge is None:
-        return _pledge_refused(request)
-    return _pledge_step(request, pledge, services.pledge_withdraw, _withdrawn_message())
+    return _held_step(request, pledge_id, _WITHDRAW)
 
 
 # A pledge page of before the exchange (its forms post to the link) still works: the token is
@@ -275,15 +276,13 @@ def pledge_withdraw(request: HttpRequest, pledge_id: int) -> HttpResponse:
 @never_cache
 @require_POST
 def pledge_link_done(request: HttpRequest, token: str) -> HttpResponse:
-    pledge = _pledge_exchanged(request, token)
-    return _pledge_step(request, pledge, services.pledge_done, _done_message())
+    return _pledge_step(request, _pledge_exchanged(request, token), _DONE[0], str(_DONE[1]))
 
 
 @never_cache
 @require_POST
 def pledge_link_withdraw(request: HttpRequest, token: str) -> HttpResponse:
-    pledge = _pledge_exchanged(request, token)
-    return _pledge_step(request, pledge, services.pledge_withdraw, _withdrawn_message())
+    return _pledge_step(request, _pledge_exchanged(request, token), _WITHDRAW[0], str(_WITHDRAW[1]))
 
 
 @never_cache
